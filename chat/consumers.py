@@ -1,0 +1,95 @@
+import json
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from chat import flow
+
+logger = logging.getLogger("bowout.chat")
+
+MAX_FRAME_BYTES = 256 * 1024
+
+
+class ConversationConsumer(AsyncWebsocketConsumer):
+    """One open tab of one conversation. Generation runs as its own task, so this consumer stays free
+    to handle Stop and to disconnect while a reply streams."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close()
+            return
+        try:
+            conversation = await database_sync_to_async(flow.get_conversation)(
+                user, self.scope["url_route"]["kwargs"]["conversation_id"]
+            )
+        except flow.ConversationNotFound:
+            await self.close()
+            return
+        self.user = user
+        self.conversation_id = conversation.pk
+        self.group_name = conversation.group_name
+        # Join the group before reading the snapshot, so nothing between the two is missed.
+        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await self.accept()
+        await self.send(text_data=await database_sync_to_async(self._snapshot)())
+
+    def _snapshot(self) -> str:
+        conversation = flow.get_conversation(self.user, self.conversation_id)
+        flow.mark_stale_replies_interrupted(conversation)
+        return flow.render_snapshot(conversation)
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group_name"):
+            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None or len(text_data) > MAX_FRAME_BYTES:
+            await self.send_error("That message could not be read. Reload the page and try again.")
+            return
+        try:
+            data = json.loads(text_data)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            await self.send_error("That message could not be read. Reload the page and try again.")
+            return
+        action = data.get("action") or "send"
+        handler = {"send": self.send_message, "stop": self.stop_reply, "retry": self.retry_reply}.get(action)
+        if handler is None:
+            await self.send_error("Unknown action.")
+            return
+        try:
+            await handler(data)
+        except flow.ConversationNotFound:
+            await self.close()
+        except flow.ChatError as error:
+            await self.send_error(error.message)
+
+    async def send_message(self, data: dict) -> None:
+        posted = await database_sync_to_async(flow.post_user_message)(
+            self.user, self.conversation_id, data.get("text"), data.get("client_id")
+        )
+        if not posted.created:
+            # A resend after a reconnect: nothing new, but make sure this tab shows what exists.
+            await self.send(text_data=await database_sync_to_async(self._snapshot)())
+            return
+        await flow.publish(self.conversation_id, flow.render_posted(posted))
+        flow.start_generation(posted.reply)
+
+    async def stop_reply(self, data: dict) -> None:
+        reply = await database_sync_to_async(flow.request_stop)(self.user, self.conversation_id)
+        if reply is not None:
+            flow.cancel_local_generation(reply.pk)
+
+    async def retry_reply(self, data: dict) -> None:
+        reply = await database_sync_to_async(flow.retry_reply)(self.user, self.conversation_id, data.get("message_id"))
+        await flow.publish(self.conversation_id, flow.render_message(reply, oob="beforeend:#messages"))
+        flow.start_generation(reply)
+
+    async def send_error(self, text: str) -> None:
+        await self.send(text_data=flow.render_error(text))
+
+    async def chat_html(self, event: dict) -> None:
+        await self.send(text_data=event["html"])

@@ -1,0 +1,8 @@
+from django.conf import settings
+from django.http import HttpRequest
+
+from chat import claude
+
+
+def bowout(request: HttpRequest) -> dict:
+    return {"offline_demo": claude.is_offline(), "max_message_chars": f"{settings.BOWOUT_MAX_MESSAGE_CHARS:,}"}

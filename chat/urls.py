@@ -1,0 +1,16 @@
+from django.urls import path
+
+from chat import views
+
+app_name = "chat"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("c/new/", views.new_conversation, name="new"),
+    path("c/<uuid:conversation_id>/", views.conversation_page, name="conversation"),
+    path("c/<uuid:conversation_id>/messages/", views.post_message, name="post_message"),
+    path("c/<uuid:conversation_id>/retry/", views.retry, name="retry"),
+    path("c/<uuid:conversation_id>/stop/", views.stop, name="stop"),
+    path("c/<uuid:conversation_id>/rename/", views.rename, name="rename"),
+    path("c/<uuid:conversation_id>/delete/", views.delete, name="delete"),
+]

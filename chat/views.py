@@ -1,0 +1,144 @@
+from uuid import UUID, uuid4
+
+from asgiref.sync import sync_to_async
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from chat import flow
+from chat.models import Conversation
+
+TEMPLATE = "chat/conversation.html"
+
+
+def _get_conversation(request: HttpRequest, conversation_id: UUID) -> Conversation:
+    try:
+        return flow.get_conversation(request.user, conversation_id)
+    except flow.ConversationNotFound:
+        raise Http404("No such conversation") from None
+
+
+def _sidebar(user) -> list[Conversation]:
+    return list(Conversation.objects.for_user(user).recent_first()[:200])
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "chat/home.html", {"conversations": _sidebar(request.user)})
+
+
+@login_required
+@require_POST
+def new_conversation(request: HttpRequest) -> HttpResponse:
+    # Pressing "New chat" twice should not leave a trail of empty chats behind.
+    latest = Conversation.objects.for_user(request.user).recent_first().first()
+    if latest is not None and not latest.messages.exists():
+        return redirect("chat:conversation", conversation_id=latest.pk)
+    conversation = Conversation.objects.create(user=request.user)
+    return redirect("chat:conversation", conversation_id=conversation.pk)
+
+
+def render_conversation(
+    request: HttpRequest, conversation: Conversation, *, error: str = "", draft: str = "", status: int = 200
+) -> HttpResponse:
+    flow.mark_stale_replies_interrupted(conversation)
+    messages = list(conversation.messages.all())
+    context = {
+        "conversation": conversation,
+        "conversations": _sidebar(request.user),
+        "messages": messages,
+        "streaming": any(m.is_streaming for m in messages),
+        "error": error,
+        "draft": draft,
+        # Without JavaScript the form's own id makes a double submit one message.
+        "new_client_id": uuid4(),
+    }
+    return render(request, TEMPLATE, context, status=status)
+
+
+@login_required
+@require_GET
+def conversation_page(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+    return render_conversation(request, _get_conversation(request, conversation_id))
+
+
+def _refuse(request: HttpRequest, conversation_id: UUID, error: flow.ChatError, draft: str = "") -> HttpResponse:
+    """A refused write: an htmx fragment, or the page again with the error and the user's text kept."""
+    if isinstance(error, flow.ConversationNotFound):
+        raise Http404("No such conversation")
+    if request.htmx:
+        return render(request, f"{TEMPLATE}#composer-error", {"error": error.message}, status=error.status)
+    conversation = _get_conversation(request, conversation_id)
+    return render_conversation(request, conversation, error=error.message, draft=draft, status=error.status)
+
+
+@login_required
+@require_POST
+async def post_message(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+    """The form's own target: works without JavaScript, the reply shown after the redirect."""
+    user = await request.auser()
+    text = request.POST.get("text", "")
+    try:
+        posted = await sync_to_async(flow.post_user_message)(user, conversation_id, text, request.POST.get("client_id"))
+    except flow.ChatError as error:
+        return await sync_to_async(_refuse)(request, conversation_id, error, text)
+    if posted.created:
+        await flow.publish(posted.conversation, await sync_to_async(flow.render_posted)(posted))
+        flow.start_generation(posted.reply)
+    if posted.reply is not None:
+        # Shielded: a visitor who gives up waiting does not cancel the reply; it is saved all the same.
+        await flow.wait_for_generation(posted.reply.pk)
+    anchor = f"#msg-{posted.reply.pk}" if posted.reply else ""
+    return redirect(reverse("chat:conversation", args=[conversation_id]) + anchor)
+
+
+@login_required
+@require_POST
+async def retry(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+    user = await request.auser()
+    try:
+        reply = await sync_to_async(flow.retry_reply)(user, conversation_id, request.POST.get("message_id"))
+    except flow.ChatError as error:
+        return await sync_to_async(_refuse)(request, conversation_id, error)
+    await flow.publish(conversation_id, await sync_to_async(flow.render_message)(reply, oob="beforeend:#messages"))
+    flow.start_generation(reply)
+    await flow.wait_for_generation(reply.pk)
+    return redirect(reverse("chat:conversation", args=[conversation_id]) + f"#msg-{reply.pk}")
+
+
+@login_required
+@require_POST
+async def stop(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+    user = await request.auser()
+    try:
+        reply = await sync_to_async(flow.request_stop)(user, conversation_id)
+    except flow.ChatError as error:
+        return await sync_to_async(_refuse)(request, conversation_id, error)
+    if reply is not None:
+        flow.cancel_local_generation(reply.pk)
+    return redirect("chat:conversation", conversation_id=conversation_id)
+
+
+@login_required
+@require_POST
+def rename(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+    try:
+        flow.rename_conversation(request.user, conversation_id, request.POST.get("title"))
+    except flow.ChatError as error:
+        return _refuse(request, conversation_id, error)
+    return redirect("chat:conversation", conversation_id=conversation_id)
+
+
+@login_required
+@require_POST
+def delete(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+    try:
+        flow.delete_conversation(request.user, conversation_id)
+    except flow.ChatError as error:
+        return _refuse(request, conversation_id, error)
+    flash.success(request, "Chat deleted.")
+    return redirect("chat:home")

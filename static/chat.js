@@ -1,0 +1,62 @@
+// Bowout's few lines of glue around htmx: message ids, Enter to send, keeping the draft until the
+// server has the message, and telling the user when the live connection drops.
+(function () {
+  "use strict";
+
+  let pending = null; // the message sent and not yet seen back from the server
+
+  function newId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) =>
+      (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16));
+  }
+
+  function messages() { return document.getElementById("messages"); }
+
+  function scrollToEnd() {
+    const list = messages();
+    if (list) list.lastElementChild?.scrollIntoView({ block: "end" });
+  }
+
+  document.addEventListener("htmx:wsConfigSend", (evt) => {
+    const params = evt.detail.parameters;
+    delete params.csrfmiddlewaretoken;
+    if (params.action === "send") {
+      params.client_id = newId();
+      pending = { id: params.client_id, text: params.text };
+      const error = document.getElementById("composer-error");
+      if (error) error.replaceChildren();
+    }
+  });
+
+  document.addEventListener("htmx:wsAfterMessage", () => {
+    if (pending && document.querySelector(`[data-client-id="${pending.id}"]`)) {
+      const box = document.getElementById("message-text");
+      // Only clear what was sent: the user may have typed on meanwhile.
+      if (box && box.value.trim() === String(pending.text).trim()) box.value = "";
+      pending = null;
+      scrollToEnd();
+    } else if (document.querySelector('[data-status="streaming"]')) {
+      scrollToEnd();
+    }
+  });
+
+  function setConnection(text) {
+    const status = document.getElementById("connection-status");
+    if (!status) return;
+    status.textContent = text;
+    status.hidden = !text;
+  }
+  document.addEventListener("htmx:wsClose", () => setConnection("Connection lost. Reconnecting…"));
+  document.addEventListener("htmx:wsError", () => setConnection("Connection lost. Reconnecting…"));
+  document.addEventListener("htmx:wsOpen", () => setConnection(""));
+
+  document.addEventListener("keydown", (evt) => {
+    const box = evt.target;
+    if (box.id !== "message-text" || evt.key !== "Enter" || evt.shiftKey || evt.isComposing) return;
+    evt.preventDefault();
+    box.form.requestSubmit();
+  });
+
+  document.addEventListener("DOMContentLoaded", scrollToEnd);
+})();

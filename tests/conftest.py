@@ -1,0 +1,129 @@
+"""Shared fixtures: three personas (alice owns, bob must not see, a staff auditor) and a websocket
+client that authenticates through the real session cookie and origin check."""
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from chat.models import Conversation
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def offline_model(settings):
+    """Every test talks to the built-in simulator, instantly."""
+    settings.ANTHROPIC_API_KEY = ""
+    settings.ANTHROPIC_BASE_URL = ""
+    settings.BOWOUT_SIMULATOR_DELAY = 0.0
+    settings.BOWOUT_STREAM_FLUSH_SECONDS = 0.0
+    settings.BOWOUT_MAX_RETRIES = 0
+    return settings
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(email: str, **extra):
+        return django_user_model.objects.create_user(email=email, password=PASSWORD, **extra)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice@example.com")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob@example.com")
+
+
+@pytest.fixture
+def staff(make_user):
+    return make_user("auditor@example.com", is_staff=True)
+
+
+@pytest.fixture
+def alice_client(alice) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def conversation(alice) -> Conversation:
+    return Conversation.objects.create(user=alice)
+
+
+def session_cookie_for(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+class Socket:
+    """A browser tab's websocket, driven from a test."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.communicator = communicator
+        self.frames: list[str] = []
+        self.snapshot = ""
+
+    async def send(self, **data) -> None:
+        await self.communicator.send_to(text_data=json.dumps(data))
+
+    async def send_raw(self, text: str) -> None:
+        await self.communicator.send_to(text_data=text)
+
+    async def receive(self, timeout: float = 5) -> str:
+        frame = await self.communicator.receive_from(timeout=timeout)
+        self.frames.append(frame)
+        return frame
+
+    async def receive_until(self, predicate: Callable[[str], bool], timeout: float = 10) -> str:
+        """Frames until one matches; fails the test if none does in time."""
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.receive(timeout=timeout)
+                if predicate(frame):
+                    return frame
+
+    async def close(self) -> None:
+        await self.communicator.disconnect()
+
+
+@pytest.fixture
+async def open_socket():
+    """open_socket(user, conversation_id) -> (connected, Socket); every socket is closed afterwards."""
+    from config.asgi import application
+
+    sockets: list[Socket] = []
+
+    async def open_(user, conversation_id, *, origin: str = "http://testserver") -> tuple[bool, Socket]:
+        headers = [(b"origin", origin.encode()), (b"host", b"testserver")]
+        if user is not None:
+            cookie = await sync_to_async(session_cookie_for)(user)
+            headers.append((b"cookie", f"sessionid={cookie}".encode()))
+        communicator = WebsocketCommunicator(application, f"/ws/c/{conversation_id}/", headers=headers)
+        connected, _ = await communicator.connect()
+        socket = Socket(communicator)
+        sockets.append(socket)
+        if connected:
+            # Every connection starts with a snapshot of the conversation as saved.
+            socket.snapshot = await socket.receive()
+        return connected, socket
+
+    yield open_
+    for socket in sockets:
+        await socket.close()
+
+
+def reply_finished(frame: str) -> bool:
+    """The frame that replaces a streaming reply with its finished form."""
+    return 'data-role="assistant"' in frame and 'data-status="streaming"' not in frame
