@@ -1,0 +1,59 @@
+# Bowout: `make run` serves the app, `make test` runs the whole suite. Both set up what they need
+# the first time and skip it after.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .make
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PG_URL ?= postgres://postgres@127.0.0.1:5432/bowout
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test test-sqlite test-services lint format install chromium
+
+install: $(STAMPS)/venv
+
+$(STAMPS)/venv: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	@mkdir -p $(STAMPS) && touch $@
+
+# Debian's Chromium, driven by Playwright in the browser tests (no browser download at run time).
+chromium: $(STAMPS)/chromium
+$(STAMPS)/chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	fi
+	@mkdir -p $(STAMPS) && touch $@
+
+run: install
+	$(PY) manage.py migrate --noinput
+	@echo "Bowout on http://127.0.0.1:8000 — sign up there. Model: $$([ -n "$$ANTHROPIC_API_KEY" ] && echo Claude || echo 'offline demo (set ANTHROPIC_API_KEY for Claude)')"
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+# The whole suite on SQLite and the in-memory layer, then the database and channel-layer tests again
+# on PostgreSQL and Redis when they are reachable (required in CI).
+test: install chromium
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-services
+
+test-sqlite:
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest
+
+test-services:
+	@if $(PY) -c "import psycopg, redis; psycopg.connect('$(PG_URL)'.rsplit('/', 1)[0] + '/postgres').close(); redis.Redis.from_url('$(REDIS_TEST_URL)').ping()" 2>/dev/null; then \
+		DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(PY) -m pytest -m "not browser" -p no:cacheprovider; \
+	elif [ -n "$$CI" ]; then \
+		echo "PostgreSQL at $(PG_URL) or Redis at $(REDIS_TEST_URL) is not reachable, and CI needs both." >&2; exit 1; \
+	else \
+		echo "Skipping the PostgreSQL + Redis run: start them, or set PG_URL / REDIS_TEST_URL."; \
+	fi
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
