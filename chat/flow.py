@@ -208,7 +208,7 @@ TEMPLATE = "chat/conversation.html"
 
 
 def render_message(message: Message, *, oob: str = "") -> str:
-    return render_to_string(f"{TEMPLATE}#message", {"message": message, "oob": oob})
+    return render_to_string(f"{TEMPLATE}#message", {"message": message, "swap": oob})
 
 
 def render_controls(conversation: Conversation, *, streaming: bool) -> str:
@@ -226,7 +226,8 @@ def render_snapshot(conversation: Conversation) -> str:
     messages = list(conversation.messages.all())
     streaming = any(m.is_streaming for m in messages)
     return render_to_string(
-        f"{TEMPLATE}#snapshot", {"conversation": conversation, "messages": messages, "streaming": streaming}
+        f"{TEMPLATE}#snapshot",
+        {"conversation": conversation, "messages": messages, "streaming": streaming, "oob": True},
     )
 
 

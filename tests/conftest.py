@@ -116,7 +116,7 @@ async def open_socket():
         sockets.append(socket)
         if connected:
             # Every connection starts with a snapshot of the conversation as saved.
-            socket.snapshot = await socket.receive()
+            socket.snapshot = await communicator.receive_from(timeout=5)
         return connected, socket
 
     yield open_
