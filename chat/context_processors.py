@@ -5,4 +5,8 @@ from chat import claude
 
 
 def bowout(request: HttpRequest) -> dict:
-    return {"offline_demo": claude.is_offline(), "max_message_chars": f"{settings.BOWOUT_MAX_MESSAGE_CHARS:,}"}
+    return {
+        "offline_demo": claude.is_offline(),
+        "max_message_chars": f"{settings.BOWOUT_MAX_MESSAGE_CHARS:,}",
+        "crisis_resources": settings.BOWOUT_CRISIS_RESOURCES,
+    }

@@ -21,9 +21,18 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from chat import claude, history
+from chat import claude, history, turns, welfare
 from chat.markdown import render_markdown
-from chat.models import Conversation, Message
+from chat.models import (
+    Conversation,
+    ConversationEvent,
+    EndedBy,
+    EndReason,
+    Message,
+    MessageRating,
+    UserRequest,
+)
+from chat.turns import TurnProgress
 
 logger = logging.getLogger("bowout.chat")
 
@@ -58,6 +67,25 @@ class InvalidMessage(ChatError):
     status = 400
 
 
+class ConversationEnded(ChatError):
+    status = 409
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This conversation has ended. You can read it, but nothing more can be added. "
+            "Start a new chat to keep talking."
+        )
+
+
+def welfare_policy() -> welfare.Policy:
+    return welfare.Policy(
+        model_can_end=settings.BOWOUT_MODEL_CAN_END,
+        min_user_turns_before_end=settings.BOWOUT_MIN_USER_TURNS_BEFORE_END,
+        crisis_terms=tuple(settings.BOWOUT_CRISIS_TERMS),
+        crisis_window=settings.BOWOUT_CRISIS_WINDOW,
+    )
+
+
 # --- Looking up -----------------------------------------------------------------------------------
 
 
@@ -73,10 +101,14 @@ def get_conversation(user, conversation_id: Any) -> Conversation:
     return conversation
 
 
-def _lock_conversation(user, conversation_id: Any) -> Conversation:
-    """Inside a transaction: touch the conversation row so concurrent writers queue behind us."""
+def _lock_open_conversation(user, conversation_id: Any) -> Conversation:
+    """Inside a write transaction: the guard that an end holds. The conditional UPDATE takes the row
+    (PostgreSQL re-checks `ended_at` after waiting for a concurrent end; SQLite's IMMEDIATE transactions
+    run one at a time), so no write can slip in after an end commits."""
     conversation = get_conversation(user, conversation_id)
-    Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    touched = Conversation.objects.filter(pk=conversation.pk, ended_at__isnull=True).update(updated_at=timezone.now())
+    if not touched:
+        raise ConversationEnded()
     return conversation
 
 
@@ -112,6 +144,7 @@ class Posted:
     user_message: Message
     reply: Message | None
     created: bool
+    support: bool = False  # crisis signals: show support resources
 
 
 def post_user_message(user, conversation_id: Any, text: Any, client_id: Any = None) -> Posted:
@@ -121,7 +154,7 @@ def post_user_message(user, conversation_id: Any, text: Any, client_id: Any = No
     client_uuid = parse_client_id(client_id)
     try:
         with transaction.atomic():
-            conversation = _lock_conversation(user, conversation_id)
+            conversation = _lock_open_conversation(user, conversation_id)
             if client_uuid is not None:
                 existing = conversation.messages.filter(client_id=client_uuid).first()
                 if existing is not None:
@@ -136,10 +169,11 @@ def post_user_message(user, conversation_id: Any, text: Any, client_id: Any = No
             if not conversation.title:
                 conversation.title = Conversation.title_from_text(text)
                 conversation.save(update_fields=["title"])
+            support = _note_crisis_signals(conversation, user_message)
     except IntegrityError:
         # The database's own one-reply-at-a-time rule caught a race the checks above did not see.
         raise ReplyInProgress() from None
-    return Posted(conversation, user_message, reply, created=True)
+    return Posted(conversation, user_message, reply, created=True, support=support)
 
 
 def _create_reply(conversation: Conversation) -> Message:
@@ -154,7 +188,7 @@ def _create_reply(conversation: Conversation) -> Message:
 def retry_reply(user, conversation_id: Any, message_id: Any) -> Message:
     """A new reply to the last user message, after one that failed or broke off."""
     with transaction.atomic():
-        conversation = _lock_conversation(user, conversation_id)
+        conversation = _lock_open_conversation(user, conversation_id)
         last = conversation.messages.order_by("-id").first()
         if last is None or str(last.pk) != str(message_id) or not last.can_retry:
             if conversation.messages.filter(status=Message.Status.STREAMING).exists():
@@ -163,10 +197,28 @@ def retry_reply(user, conversation_id: Any, message_id: Any) -> Message:
         return _create_reply(conversation)
 
 
+def _note_crisis_signals(conversation: Conversation, user_message: Message) -> bool:
+    found = welfare.crisis_signals([user_message.content], tuple(settings.BOWOUT_CRISIS_TERMS))
+    if found:
+        ConversationEvent.objects.create(
+            conversation=conversation,
+            message=user_message,
+            kind=ConversationEvent.Kind.CRISIS_DETECTED,
+            detail={"crisis_terms": list(found)},
+        )
+    return bool(found)
+
+
 def request_stop(user, conversation_id: Any) -> Message | None:
     """Mark the streaming reply stopped. The worker generating it notices at its next save (or at once,
     if it runs in this process) and keeps the text written so far."""
     conversation = get_conversation(user, conversation_id)
+    if conversation.is_ended:
+        raise ConversationEnded()
+    return _stop_streaming_reply(conversation)
+
+
+def _stop_streaming_reply(conversation: Conversation) -> Message | None:
     reply = conversation.messages.filter(status=Message.Status.STREAMING).first()
     if reply is None:
         return None
@@ -174,6 +226,149 @@ def request_stop(user, conversation_id: Any) -> Message | None:
         status=Message.Status.STOPPED, updated_at=timezone.now()
     )
     return reply if updated else None
+
+
+# --- Ending ---------------------------------------------------------------------------------------
+
+
+def end_by_user(user, conversation_id: Any, note: Any = "") -> tuple[Conversation, Message | None]:
+    """The End chat button: end the conversation, stop a reply in progress (its text kept), and record
+    the request. Returns the conversation and the reply that was stopped, if any."""
+    note = note.strip()[:2000] if isinstance(note, str) else ""
+    with transaction.atomic():
+        conversation = _lock_open_conversation(user, conversation_id)
+        stopped = _stop_streaming_reply(conversation)
+        _mark_ended(conversation, EndedBy.USER, EndReason.USER_REQUESTED, note)
+        ConversationEvent.objects.create(
+            conversation=conversation, kind=ConversationEvent.Kind.USER_END, actor=user, detail={"note": note}
+        )
+        UserRequest.objects.create(
+            conversation=conversation,
+            user=user,
+            kind=UserRequest.Kind.END_REQUEST,
+            source=UserRequest.Source.BUTTON,
+            text=note,
+            status=UserRequest.Status.RESOLVED,
+            resolved_at=conversation.ended_at,
+        )
+    return conversation, stopped
+
+
+def _mark_ended(conversation: Conversation, by: str, reason: str, summary: str) -> bool:
+    now = timezone.now()
+    ended = Conversation.objects.filter(pk=conversation.pk, ended_at__isnull=True).update(
+        ended_at=now, ended_by=by, end_reason=reason, end_summary=summary, updated_at=now
+    )
+    conversation.refresh_from_db()
+    return bool(ended)
+
+
+def _end_by_assistant(reply: Message, decision: welfare.Decision) -> None:
+    """Claude's confirmed end_conversation call, honoured by the policy. A user end that got there first
+    stands."""
+    conversation = reply.conversation
+    if not _mark_ended(conversation, EndedBy.ASSISTANT, decision.reason, decision.summary):
+        return
+    if decision.reason == EndReason.USER_REQUESTED:
+        UserRequest.objects.create(
+            conversation=conversation,
+            message=reply,
+            user=conversation.user,
+            kind=UserRequest.Kind.END_REQUEST,
+            source=UserRequest.Source.ASKED_CLAUDE,
+            status=UserRequest.Status.RESOLVED,
+            resolved_at=conversation.ended_at,
+        )
+
+
+# --- After an end: branches and feedback ----------------------------------------------------------
+
+
+def branch_from_message(user, conversation_id: Any, message_id: Any, text: Any) -> Posted:
+    """Editing an earlier user message makes a new conversation: the history before it, then the edited
+    text. The original is left as it was (ended and readable, or open)."""
+    text = clean_text(text)
+    original = get_conversation(user, conversation_id)
+    try:
+        edited = original.messages.get(pk=int(message_id), role=Message.Role.USER)
+    except (Message.DoesNotExist, ValueError, TypeError):
+        raise InvalidMessage("That message cannot be edited.") from None
+    with transaction.atomic():
+        branch = Conversation.objects.create(
+            user=user, parent=original, title=Conversation.title_from_text(f"{original.display_title} (edited)")
+        )
+        earlier = original.messages.filter(id__lt=edited.pk).exclude(
+            status__in=[Message.Status.STREAMING, Message.Status.FAILED]
+        )
+        Message.objects.bulk_create(
+            Message(
+                conversation=branch,
+                role=m.role,
+                content=m.content,
+                content_html=m.content_html,
+                turns=m.turns,
+                status=m.status,
+                stop_reason=m.stop_reason,
+                model_name=m.model_name,
+                input_tokens=m.input_tokens,
+                output_tokens=m.output_tokens,
+                created_at=m.created_at,
+            )
+            for m in earlier
+        )
+        user_message = Message.objects.create(conversation=branch, role=Message.Role.USER, content=text)
+        reply = _create_reply(branch)
+        support = _note_crisis_signals(branch, user_message)
+    return Posted(branch, user_message, reply, created=True, support=support)
+
+
+def rate_message(user, conversation_id: Any, message_id: Any, rating: Any) -> Message:
+    if rating not in MessageRating.Rating.values:
+        raise InvalidMessage("Choose thumbs up or thumbs down.")
+    conversation = get_conversation(user, conversation_id)
+    try:
+        message = conversation.messages.get(pk=int(message_id), role=Message.Role.ASSISTANT)
+    except (Message.DoesNotExist, ValueError, TypeError):
+        raise InvalidMessage("Only Claude's replies can be rated.") from None
+    with transaction.atomic():
+        MessageRating.objects.update_or_create(message=message, user=user, defaults={"rating": rating})
+        if rating == MessageRating.Rating.DOWN:
+            UserRequest.objects.get_or_create(
+                conversation=conversation, message=message, user=user, kind=UserRequest.Kind.THUMBS_DOWN
+            )
+    message.my_rating = rating
+    return message
+
+
+def give_end_feedback(user, conversation_id: Any, text: Any, mistaken: bool, *, appeal: bool = False) -> UserRequest:
+    conversation = get_conversation(user, conversation_id)
+    if not conversation.is_ended:
+        raise InvalidMessage("Feedback on an end can only be given once a conversation has ended.")
+    text = text.strip()[:5000] if isinstance(text, str) else ""
+    if not appeal and not mistaken and not text:
+        raise InvalidMessage("Tick the box or write a few words before sending feedback.")
+    return UserRequest.objects.create(
+        conversation=conversation,
+        user=user,
+        kind=UserRequest.Kind.APPEAL if appeal else UserRequest.Kind.END_FEEDBACK,
+        text=text,
+        end_was_mistake=mistaken,
+    )
+
+
+def messages_for_display(conversation: Conversation, user) -> list[Message]:
+    """Messages in order, each with the viewer's own rating (one query for all)."""
+    messages = list(conversation.messages.all())
+    ratings = dict(
+        MessageRating.objects.filter(message__conversation=conversation, user=user).values_list("message_id", "rating")
+    )
+    for message in messages:
+        message.my_rating = ratings.get(message.pk, "")
+    return messages
+
+
+def shows_support(conversation: Conversation) -> bool:
+    return conversation.events.filter(kind=ConversationEvent.Kind.CRISIS_DETECTED).exists()
 
 
 def rename_conversation(user, conversation_id: Any, title: Any) -> Conversation:
@@ -190,7 +385,7 @@ def rename_conversation(user, conversation_id: Any, title: Any) -> Conversation:
 
 def delete_conversation(user, conversation_id: Any) -> None:
     conversation = get_conversation(user, conversation_id)
-    request_stop(user, conversation.pk)
+    _stop_streaming_reply(conversation)
     Conversation.objects.filter(pk=conversation.pk).update(deleted_at=timezone.now())
 
 
@@ -207,27 +402,34 @@ def mark_stale_replies_interrupted(conversation: Conversation) -> None:
 TEMPLATE = "chat/conversation.html"
 
 
+def _render(partial: str, **context: Any) -> str:
+    context.setdefault("crisis_resources", settings.BOWOUT_CRISIS_RESOURCES)
+    return render_to_string(f"{TEMPLATE}#{partial}", context)
+
+
 def render_message(message: Message, *, oob: str = "") -> str:
-    return render_to_string(f"{TEMPLATE}#message", {"message": message, "swap": oob})
+    return _render("message", message=message, swap=oob)
 
 
 def render_controls(conversation: Conversation, *, streaming: bool) -> str:
-    return render_to_string(
-        f"{TEMPLATE}#controls", {"conversation": conversation, "streaming": streaming, "oob": True}
-    )
+    return _render("controls", conversation=conversation, streaming=streaming, oob=True)
 
 
 def render_error(text: str) -> str:
-    return render_to_string(f"{TEMPLATE}#composer-error", {"error": text, "oob": True})
+    return _render("composer-error", error=text, oob=True)
 
 
 def render_snapshot(conversation: Conversation) -> str:
-    """The whole state of a conversation, swapped in when a socket (re)connects."""
-    messages = list(conversation.messages.all())
-    streaming = any(m.is_streaming for m in messages)
-    return render_to_string(
-        f"{TEMPLATE}#snapshot",
-        {"conversation": conversation, "messages": messages, "streaming": streaming, "oob": True},
+    """The whole state of a conversation: swapped in when a socket (re)connects, and sent to every tab
+    when the conversation ends."""
+    messages = messages_for_display(conversation, conversation.user)
+    return _render(
+        "snapshot",
+        conversation=conversation,
+        messages=messages,
+        streaming=any(m.is_streaming for m in messages),
+        support=shows_support(conversation),
+        oob=True,
     )
 
 
@@ -236,7 +438,9 @@ def render_posted(posted: Posted) -> str:
     if posted.reply is not None:
         html += render_message(posted.reply, oob="beforeend:#messages")
     html += render_controls(posted.conversation, streaming=True)
-    html += render_to_string(f"{TEMPLATE}#title", {"conversation": posted.conversation, "oob": True})
+    html += _render("title", conversation=posted.conversation, oob=True)
+    if posted.support:
+        html += _render("support-panel", support=True, oob=True)
     return html
 
 
@@ -273,33 +477,26 @@ async def wait_for_generation(reply_id: int) -> None:
             await asyncio.shield(task)
 
 
-@dataclass
-class _Progress:
-    text: str = ""
-    turns: list[dict[str, Any]] = field(default_factory=list)
-    stop_reason: str = ""
-    input_tokens: int = 0
-    output_tokens: int = 0
-    status: str = Message.Status.COMPLETE
-    error: str = ""
-
-
 def _load_for_generation(reply_id: int) -> tuple[Message, list[dict]]:
     reply = Message.objects.select_related("conversation").get(pk=reply_id)
     earlier = reply.conversation.messages.filter(id__lt=reply.pk).exclude(status=Message.Status.STREAMING)
+    return reply, history_of(earlier)
+
+
+def history_of(messages) -> list[dict]:
     raw = []
-    for message in earlier:
+    for message in messages:
         if message.is_user:
             raw.append({"role": "user", "content": message.content})
         elif message.turns:
             raw.extend(message.turns)
         elif message.status != Message.Status.FAILED:
             raw.append({"role": "assistant", "content": message.content})
-    return reply, history.normalize(raw)
+    return history.normalize(raw)
 
 
 def _save_progress(reply_id: int, text: str) -> bool:
-    """Save the text so far; False when the reply is no longer streaming (Stop was pressed somewhere)."""
+    """Save the text so far; False when the reply is no longer streaming (Stop or an end, anywhere)."""
     return bool(
         Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING).update(
             content=text, updated_at=timezone.now()
@@ -307,91 +504,100 @@ def _save_progress(reply_id: int, text: str) -> bool:
     )
 
 
-def _finish(reply_id: int, progress: _Progress) -> Message:
-    now = timezone.now()
-    # A Stop recorded meanwhile wins over how the stream ended, and is no error.
-    moved = Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING).update(status=progress.status)
-    Message.objects.filter(pk=reply_id).update(
-        content=progress.text,
-        content_html=render_markdown(progress.text),
-        turns=progress.turns,
-        stop_reason=progress.stop_reason,
-        input_tokens=progress.input_tokens,
-        output_tokens=progress.output_tokens,
-        error=progress.error if moved else "",
-        updated_at=now,
-    )
-    return Message.objects.select_related("conversation").get(pk=reply_id)
+def _finish(reply_id: int, progress: TurnProgress, status: str, error: str) -> Message:
+    with transaction.atomic():
+        # A Stop recorded meanwhile wins over how the stream ended, and is no error.
+        moved = Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING).update(status=status)
+        Message.objects.filter(pk=reply_id).update(
+            content=progress.text,
+            content_html=render_markdown(progress.text),
+            turns=progress.turns,
+            stop_reason=progress.stop_reason,
+            input_tokens=progress.input_tokens,
+            output_tokens=progress.output_tokens,
+            error=error if moved else "",
+            updated_at=timezone.now(),
+        )
+        reply = Message.objects.select_related("conversation").get(pk=reply_id)
+        if progress.end is not None and status == Message.Status.COMPLETE:
+            _end_by_assistant(reply, progress.end)
+            reply.conversation.refresh_from_db()
+    return reply
 
 
-def _assistant_turn(content: list[Any]) -> dict[str, Any]:
-    blocks = []
-    for block in content:
-        if block.type == "text" and block.text:
-            blocks.append(history.text_block(block.text))
-        elif block.type == "tool_use":
-            blocks.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.input})
-    return {"role": "assistant", "content": blocks}
+def _record_decision(reply_id: int, conversation_id: uuid.UUID, decision: welfare.Decision, tool_input: dict) -> None:
+    kind = {
+        "confirm": ConversationEvent.Kind.END_CONFIRM_REQUESTED,
+        "honour": ConversationEvent.Kind.END_HONOURED,
+        "decline": ConversationEvent.Kind.END_DECLINED,
+    }[decision.outcome]
+    detail = {"reason": decision.reason, "summary": decision.summary, "input": tool_input}
+    if decision.cause:
+        detail["cause"] = decision.cause
+    if decision.crisis_terms:
+        detail["crisis_terms"] = list(decision.crisis_terms)
+    ConversationEvent.objects.create(conversation_id=conversation_id, message_id=reply_id, kind=kind, detail=detail)
 
 
 async def generate_reply(reply_id: int) -> Message:
     """Stream a reply from the model into the saved message and every open tab."""
     reply, messages = await database_sync_to_async(_load_for_generation)(reply_id)
+    if reply.status != Message.Status.STREAMING:
+        return reply  # stopped, or the conversation ended, before it began
     conversation_id = reply.conversation_id
-    progress = _Progress()
+    progress = TurnProgress()
     flush_every = settings.BOWOUT_STREAM_FLUSH_SECONDS
     loop = asyncio.get_running_loop()
     last_flush = loop.time()
-    turn_text = ""
+
+    async def on_text(text: str) -> bool:
+        nonlocal last_flush
+        if loop.time() - last_flush < flush_every:
+            return True
+        last_flush = loop.time()
+        if not await database_sync_to_async(_save_progress)(reply_id, text):
+            return False
+        await publish(conversation_id, _render_stream(reply_id, text))
+        return True
+
+    async def on_decision(decision: welfare.Decision, tool_input: dict) -> None:
+        await database_sync_to_async(_record_decision)(reply_id, conversation_id, decision, tool_input)
+
+    status, error = Message.Status.COMPLETE, ""
     try:
-        stream = claude.stream_reply(messages)
-        async with contextlib.aclosing(stream):
-            async for event in stream:
-                if isinstance(event, claude.Finished):
-                    final = event.message
-                    progress.stop_reason = final.stop_reason or ""
-                    progress.input_tokens += final.usage.input_tokens
-                    progress.output_tokens += final.usage.output_tokens
-                    progress.turns.append(_assistant_turn(final.content))
-                    turn_text = ""
-                    continue
-                progress.text += event.text
-                turn_text += event.text
-                if loop.time() - last_flush >= flush_every:
-                    last_flush = loop.time()
-                    if not await database_sync_to_async(_save_progress)(reply_id, progress.text):
-                        progress.status = Message.Status.STOPPED
-                        break
-                    await publish(conversation_id, _render_stream(reply_id, progress.text))
+        finished = await turns.run_turn(
+            messages, progress, policy=welfare_policy(), on_text=on_text, on_decision=on_decision
+        )
+        if not finished:
+            status = Message.Status.STOPPED
+            progress.keep_partial_round()
     except asyncio.CancelledError:
         # Stop in this process (the row already says stopped) or the server shutting down (interrupted).
-        progress.status = Message.Status.INTERRUPTED
-        progress.error = "This reply was interrupted. You can retry it."
-        _keep_partial_turn(progress, turn_text)
-        await asyncio.shield(_finish_and_publish(reply_id, progress))
+        progress.keep_partial_round()
+        await asyncio.shield(
+            _finish_and_publish(reply_id, progress, Message.Status.INTERRUPTED, INTERRUPTED_ERROR)
+        )
         raise
-    except (anthropic.APIError, httpx2.HTTPError) as error:
-        logger.warning("Reply %s failed: %r", reply_id, error)
-        progress.status = Message.Status.INTERRUPTED if progress.text else Message.Status.FAILED
-        progress.error = claude.describe_error(error)
-        _keep_partial_turn(progress, turn_text)
-    else:
-        if progress.status == Message.Status.STOPPED:
-            _keep_partial_turn(progress, turn_text)
-    return await _finish_and_publish(reply_id, progress)
+    except (anthropic.APIError, httpx2.HTTPError) as exc:
+        logger.warning("Reply %s failed: %r", reply_id, exc)
+        progress.keep_partial_round()
+        status = Message.Status.INTERRUPTED if progress.text else Message.Status.FAILED
+        error = claude.describe_error(exc)
+    return await _finish_and_publish(reply_id, progress, status, error)
 
 
-def _keep_partial_turn(progress: _Progress, turn_text: str) -> None:
-    if turn_text.strip():
-        progress.turns.append({"role": "assistant", "content": [history.text_block(turn_text)]})
+INTERRUPTED_ERROR = "This reply was interrupted. You can retry it."
 
 
 def _render_stream(reply_id: int, text: str) -> str:
     return render_to_string(f"{TEMPLATE}#stream-body", {"message_id": reply_id, "text": text})
 
 
-async def _finish_and_publish(reply_id: int, progress: _Progress) -> Message:
-    reply = await database_sync_to_async(_finish)(reply_id, progress)
-    html = render_message(reply, oob="true") + render_controls(reply.conversation, streaming=False)
+async def _finish_and_publish(reply_id: int, progress: TurnProgress, status: str, error: str) -> Message:
+    reply = await database_sync_to_async(_finish)(reply_id, progress, status, error)
+    if reply.conversation.is_ended:
+        html = await database_sync_to_async(render_snapshot)(reply.conversation)
+    else:
+        html = render_message(reply, oob="true") + render_controls(reply.conversation, streaming=False)
     await publish(reply.conversation_id, html)
     return reply

@@ -16,6 +16,23 @@ class ConversationQuerySet(models.QuerySet):
     def recent_first(self) -> "ConversationQuerySet":
         return self.order_by("-updated_at", "-created_at")
 
+    def ended(self) -> "ConversationQuerySet":
+        return self.filter(ended_at__isnull=False)
+
+    def open(self) -> "ConversationQuerySet":
+        return self.filter(ended_at__isnull=True)
+
+
+class EndedBy(models.TextChoices):
+    ASSISTANT = "assistant", "Claude"
+    USER = "user", "User"
+    STAFF = "staff", "Staff"
+
+
+class EndReason(models.TextChoices):
+    ABUSIVE_USER = "abusive_user", "Persistently abusive or harmful messages"
+    USER_REQUESTED = "user_requested", "The user asked to end it"
+
 
 class Conversation(models.Model):
     TITLE_MAX_LENGTH = 120
@@ -29,6 +46,16 @@ class Conversation(models.Model):
     # Deleting hides a chat from its owner; the row stays for audit.
     deleted_at = models.DateTimeField(null=True, blank=True)
 
+    # Once set, nothing more may be written: every write path checks it inside its transaction.
+    ended_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    ended_by = models.CharField(max_length=16, choices=EndedBy.choices, blank=True)
+    end_reason = models.CharField(max_length=32, choices=EndReason.choices, blank=True)
+    # Claude's one sentence for auditors, or the user's optional reason.
+    end_summary = models.TextField(blank=True)
+
+    # A branch: a new conversation made by editing a message of another one.
+    parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="branches")
+
     objects = ConversationQuerySet.as_manager()
 
     class Meta:
@@ -40,6 +67,10 @@ class Conversation(models.Model):
     @property
     def display_title(self) -> str:
         return self.title or "New chat"
+
+    @property
+    def is_ended(self) -> bool:
+        return self.ended_at is not None
 
     @property
     def group_name(self) -> str:
@@ -115,3 +146,88 @@ class Message(models.Model):
     @property
     def can_retry(self) -> bool:
         return self.role == self.Role.ASSISTANT and self.status in (self.Status.FAILED, self.Status.INTERRUPTED)
+
+
+class ConversationEvent(models.Model):
+    """Something an auditor needs to see in line with the transcript. Never edited after it is written."""
+
+    class Kind(models.TextChoices):
+        END_CONFIRM_REQUESTED = "end_confirm_requested", "Claude asked to end; asked to confirm"
+        END_HONOURED = "end_honoured", "Claude ended the conversation"
+        END_DECLINED = "end_declined", "Claude's end was declined"
+        CRISIS_DETECTED = "crisis_detected", "Crisis signals; support shown"
+        USER_END = "user_end", "The user ended the conversation"
+        STAFF_ACTION = "staff_action", "Staff action"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # The end tool's input, the decline cause, matched crisis terms, a staff note...
+    detail = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["kind", "created_at"], name="event_kind_created")]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+
+class UserRequest(models.Model):
+    """What a user asked of Bowout or its staff: to end a chat, feedback on an end, a thumbs-down, an appeal."""
+
+    class Kind(models.TextChoices):
+        END_REQUEST = "end_request", "End request"
+        END_FEEDBACK = "end_feedback", "Feedback on an end"
+        THUMBS_DOWN = "thumbs_down", "Thumbs-down on a reply"
+        APPEAL = "appeal", "Appeal"
+
+    class Source(models.TextChoices):
+        BUTTON = "button", "End chat button"
+        ASKED_CLAUDE = "asked_claude", "Asked Claude"
+        FORM = "form", "Form"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="requests")
+    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="requests")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="requests")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.FORM)
+    text = models.TextField(blank=True)
+    # For feedback on an end: the user says the end was a mistake.
+    end_was_mistake = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    staff_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "kind", "-created_at"], name="request_status_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_status_display()})"
+
+
+class MessageRating(models.Model):
+    class Rating(models.TextChoices):
+        UP = "up", "Thumbs up"
+        DOWN = "down", "Thumbs down"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="ratings")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    rating = models.CharField(max_length=8, choices=Rating.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message", "user"], name="rating_one_per_user")]

@@ -13,4 +13,9 @@ urlpatterns = [
     path("c/<uuid:conversation_id>/stop/", views.stop, name="stop"),
     path("c/<uuid:conversation_id>/rename/", views.rename, name="rename"),
     path("c/<uuid:conversation_id>/delete/", views.delete, name="delete"),
+    path("c/<uuid:conversation_id>/end/", views.end, name="end"),
+    path("c/<uuid:conversation_id>/feedback/", views.feedback, name="feedback"),
+    path("c/<uuid:conversation_id>/appeal/", views.appeal, name="appeal"),
+    path("c/<uuid:conversation_id>/messages/<int:message_id>/edit/", views.edit, name="edit"),
+    path("c/<uuid:conversation_id>/messages/<int:message_id>/rate/", views.rate, name="rate"),
 ]

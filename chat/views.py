@@ -46,12 +46,13 @@ def render_conversation(
     request: HttpRequest, conversation: Conversation, *, error: str = "", draft: str = "", status: int = 200
 ) -> HttpResponse:
     flow.mark_stale_replies_interrupted(conversation)
-    messages = list(conversation.messages.all())
+    messages = flow.messages_for_display(conversation, request.user)
     context = {
         "conversation": conversation,
         "conversations": _sidebar(request.user),
         "messages": messages,
         "streaming": any(m.is_streaming for m in messages),
+        "support": flow.shows_support(conversation),
         "error": error,
         "draft": draft,
         # Without JavaScript the form's own id makes a double submit one message.
@@ -142,3 +143,91 @@ def delete(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
         return _refuse(request, conversation_id, error)
     flash.success(request, "Chat deleted.")
     return redirect("chat:home")
+
+
+@login_required
+async def end(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+    """GET: the confirmation page (the dialog, without JavaScript). POST: end the chat for good."""
+    user = await request.auser()
+    if request.method == "GET":
+        return await sync_to_async(_end_confirmation)(request, conversation_id)
+    if request.method != "POST":
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    try:
+        conversation, stopped = await sync_to_async(flow.end_by_user)(user, conversation_id, request.POST.get("note"))
+    except flow.ChatError as error:
+        return await sync_to_async(_refuse)(request, conversation_id, error)
+    if stopped is not None:
+        flow.cancel_local_generation(stopped.pk)
+    await flow.publish(conversation, await sync_to_async(flow.render_snapshot)(conversation))
+    return redirect("chat:conversation", conversation_id=conversation_id)
+
+
+def _end_confirmation(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+    conversation = _get_conversation(request, conversation_id)
+    if conversation.is_ended:
+        return redirect("chat:conversation", conversation_id=conversation_id)
+    return render(request, "chat/end.html", {"conversation": conversation, "standalone": True})
+
+
+@login_required
+@require_POST
+async def edit(request: HttpRequest, conversation_id: UUID, message_id: int) -> HttpResponse:
+    """Edit an earlier message: a new branch with the history up to it. htmx callers go there at once
+    and watch the reply stream; without JavaScript the reply is ready after the redirect."""
+    user = await request.auser()
+    text = request.POST.get("text", "")
+    try:
+        posted = await sync_to_async(flow.branch_from_message)(user, conversation_id, message_id, text)
+    except flow.ChatError as error:
+        return await sync_to_async(_refuse)(request, conversation_id, error, "")
+    flow.start_generation(posted.reply)
+    url = reverse("chat:conversation", args=[posted.conversation.pk])
+    if request.htmx:
+        return HttpResponse(status=204, headers={"HX-Redirect": url})
+    await flow.wait_for_generation(posted.reply.pk)
+    return redirect(url + f"#msg-{posted.reply.pk}")
+
+
+@login_required
+@require_POST
+def rate(request: HttpRequest, conversation_id: UUID, message_id: int) -> HttpResponse:
+    try:
+        message = flow.rate_message(request.user, conversation_id, message_id, request.POST.get("rating"))
+    except flow.ChatError as error:
+        return _refuse(request, conversation_id, error)
+    if request.htmx:
+        return render(request, f"{TEMPLATE}#rating", {"message": message})
+    flash.success(request, "Thanks for the feedback.")
+    return redirect(reverse("chat:conversation", args=[conversation_id]) + f"#msg-{message.pk}")
+
+
+def _end_feedback(request: HttpRequest, conversation_id: UUID, *, appeal: bool) -> HttpResponse:
+    try:
+        flow.give_end_feedback(
+            request.user,
+            conversation_id,
+            request.POST.get("text"),
+            mistaken=request.POST.get("mistaken") == "1",
+            appeal=appeal,
+        )
+    except flow.ChatError as error:
+        return _refuse(request, conversation_id, error)
+    sent = "request for a review" if appeal else "feedback"
+    if request.htmx:
+        conversation = _get_conversation(request, conversation_id)
+        return render(request, f"{TEMPLATE}#feedback", {"conversation": conversation, "feedback_sent": sent})
+    flash.success(request, f"Thank you — your {sent} reached Bowout's staff.")
+    return redirect("chat:conversation", conversation_id=conversation_id)
+
+
+@login_required
+@require_POST
+def feedback(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+    return _end_feedback(request, conversation_id, appeal=False)
+
+
+@login_required
+@require_POST
+def appeal(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+    return _end_feedback(request, conversation_id, appeal=True)

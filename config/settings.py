@@ -1,5 +1,6 @@
 """Bowout settings: one module, environment-driven, defaults that run on a fresh checkout."""
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -88,8 +89,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
-            # A file, not the shared in-memory database, so tests see real locking and WAL.
-            "TEST": {"NAME": str(BASE_DIR / ".test-db.sqlite3")},
+            # A file, not the shared in-memory database, so tests see real locking and WAL; one per
+            # process, so two test runs side by side do not pull it from under each other.
+            "TEST": {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -171,3 +173,28 @@ BOWOUT_SIMULATOR_DELAY = env_float("BOWOUT_SIMULATOR_DELAY", 0.03)
 BOWOUT_MAX_MESSAGE_CHARS = env_int("BOWOUT_MAX_MESSAGE_CHARS", 20_000, minimum=1)
 # How long deltas are gathered before one fragment crosses the channel layer.
 BOWOUT_STREAM_FLUSH_SECONDS = env_float("BOWOUT_STREAM_FLUSH_SECONDS", 0.05)
+
+# --- Ending conversations (the welfare policy) -----------------------------------------------------
+from chat.welfare import DEFAULT_CRISIS_TERMS  # noqa: E402  (a pure module: no Django imports)
+
+# The operator's switch for Claude's ability to end chats; users can always end their own.
+BOWOUT_MODEL_CAN_END = env_bool("BOWOUT_MODEL_CAN_END", True)
+# An end for abuse needs at least this many user messages in the conversation.
+BOWOUT_MIN_USER_TURNS_BEFORE_END = env_int("BOWOUT_MIN_USER_TURNS_BEFORE_END", 3)
+# Crisis signals are searched in this many of the latest user messages.
+BOWOUT_CRISIS_WINDOW = env_int("BOWOUT_CRISIS_WINDOW", 4, minimum=1)
+BOWOUT_CRISIS_TERMS = env_list("BOWOUT_CRISIS_TERMS", list(DEFAULT_CRISIS_TERMS))
+# "Name: how to reach them" entries separated by "|".
+BOWOUT_CRISIS_RESOURCES = [
+    tuple(part.strip() for part in entry.split(":", 1))
+    for entry in env_str(
+        "BOWOUT_CRISIS_RESOURCES",
+        "988 Suicide & Crisis Lifeline (US): call or text 988"
+        "|Samaritans (UK & Ireland): call 116 123"
+        "|Emergency services: call your local emergency number (112 in the EU, 911 in the US, 999 in the UK)"
+        "|Find a helpline in your country: https://findahelpline.com",
+    ).split("|")
+    if ":" in entry
+]
+# The offline model's test switch: it also tries to end chats in crisis, so the server's refusal shows.
+BOWOUT_SIMULATOR_CRISIS_TRIES_END = env_bool("BOWOUT_SIMULATOR_CRISIS_TRIES_END", False)

@@ -60,3 +60,14 @@
 
   document.addEventListener("DOMContentLoaded", scrollToEnd);
 })();
+
+// "End chat" opens its confirmation dialog; without JavaScript the same button loads a page.
+document.addEventListener("submit", (evt) => {
+  const form = evt.target;
+  const dialogId = form.dataset.opensDialog;
+  if (!dialogId) return;
+  const dialog = document.getElementById(dialogId);
+  if (!dialog || typeof dialog.showModal !== "function") return;
+  evt.preventDefault();
+  dialog.showModal();
+});
