@@ -416,7 +416,7 @@ def render_controls(conversation: Conversation, *, streaming: bool) -> str:
 
 
 def render_error(text: str) -> str:
-    return _render("composer-error", error=text, oob=True)
+    return _render("composer-error", error=text, error_oob=True)
 
 
 def render_snapshot(conversation: Conversation) -> str:

@@ -1,0 +1,55 @@
+"""Saved messages become a history the Messages API accepts."""
+
+from chat.history import normalize
+
+
+def test_roles_alternate_and_end_with_the_user():
+    messages = normalize(
+        [
+            {"role": "user", "content": "first"},
+            {"role": "user", "content": "second"},  # after a failed reply there are two in a row
+            {"role": "assistant", "content": "an answer"},
+            {"role": "user", "content": "third"},
+            {"role": "assistant", "content": "a partial reply being retried"},
+        ]
+    )
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    assert [b["text"] for b in messages[0]["content"]] == ["first", "second"]
+
+
+def test_empty_text_is_dropped():
+    messages = normalize([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "  "}, {"role": "user", "content": "x"}])
+    assert [m["role"] for m in messages] == ["user"]
+
+
+def test_tool_calls_without_results_are_dropped():
+    messages = normalize(
+        [
+            {"role": "user", "content": "go away"},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "text", "text": "Goodbye."},
+                    {"type": "tool_use", "id": "t1", "name": "end_conversation", "input": {}},
+                ],
+            },
+            {"role": "user", "content": "edited message"},
+        ]
+    )
+    assert messages[1]["content"] == [{"type": "text", "text": "Goodbye."}]
+
+
+def test_answered_tool_calls_are_kept():
+    tool_use = {"type": "tool_use", "id": "t1", "name": "end_conversation", "input": {"reason": "abusive_user"}}
+    result = {"type": "tool_result", "tool_use_id": "t1", "content": "Not ended", "is_error": True}
+    messages = normalize(
+        [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [tool_use]},
+            {"role": "user", "content": [result]},
+            {"role": "assistant", "content": "Let's go on."},
+            {"role": "user", "content": "ok"},
+        ]
+    )
+    assert messages[1]["content"] == [tool_use]
+    assert messages[2]["content"] == [result]
