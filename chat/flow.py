@@ -281,6 +281,36 @@ def _end_by_assistant(reply: Message, decision: welfare.Decision) -> None:
         )
 
 
+def reopen_by_staff(staff_user, conversation: Conversation, note: str) -> bool:
+    """Staff reopen a conversation ended by mistake. The end is kept in the audit trail (the event carries
+    who ended it, why and when); the user sees a line saying staff reopened it. False if it was not ended."""
+    note = note.strip() if isinstance(note, str) else ""
+    if not note:
+        raise InvalidMessage("A note is required to reopen a conversation.")
+    with transaction.atomic():
+        ended = Conversation.objects.select_for_update().filter(pk=conversation.pk, ended_at__isnull=False).first()
+        if ended is None:
+            return False
+        previous = {
+            "ended_at": ended.ended_at.isoformat(),
+            "ended_by": ended.ended_by,
+            "end_reason": ended.end_reason,
+            "end_summary": ended.end_summary,
+        }
+        now = timezone.now()
+        Conversation.objects.filter(pk=ended.pk).update(
+            ended_at=None, ended_by="", end_reason="", end_summary="", reopened_at=now, updated_at=now
+        )
+        ConversationEvent.objects.create(
+            conversation=ended,
+            kind=ConversationEvent.Kind.STAFF_ACTION,
+            actor=staff_user,
+            detail={"action": "reopen", "note": note, "previous_end": previous},
+        )
+    conversation.refresh_from_db()
+    return True
+
+
 # --- After an end: branches and feedback ----------------------------------------------------------
 
 

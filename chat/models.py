@@ -52,6 +52,8 @@ class Conversation(models.Model):
     end_reason = models.CharField(max_length=32, choices=EndReason.choices, blank=True)
     # Claude's one sentence for auditors, or the user's optional reason.
     end_summary = models.TextField(blank=True)
+    # Set when staff reopen a conversation ended by mistake; the end itself stays in the events.
+    reopened_at = models.DateTimeField(null=True, blank=True)
 
     # A branch: a new conversation made by editing a message of another one.
     parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="branches")
