@@ -14,6 +14,7 @@ from typing import Any
 
 import anthropic
 import httpx2
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -308,6 +309,8 @@ def reopen_by_staff(staff_user, conversation: Conversation, note: str) -> bool:
             detail={"action": "reopen", "note": note, "previous_end": previous},
         )
     conversation.refresh_from_db()
+    # Open tabs get the composer back at once (this runs in a sync view: async_to_sync is safe here).
+    async_to_sync(publish)(conversation, render_reopened(conversation))
     return True
 
 
@@ -460,6 +463,16 @@ def render_snapshot(conversation: Conversation) -> str:
         streaming=any(m.is_streaming for m in messages),
         support=shows_support(conversation),
         oob=True,
+    )
+
+
+def render_reopened(conversation: Conversation) -> str:
+    return render_snapshot(conversation) + _render(
+        "composer-area",
+        conversation=conversation,
+        oob=True,
+        new_client_id=uuid.uuid4(),
+        max_message_chars=f"{settings.BOWOUT_MAX_MESSAGE_CHARS:,}",
     )
 
 
