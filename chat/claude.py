@@ -67,7 +67,9 @@ def _make_client() -> anthropic.AsyncAnthropic:
     return anthropic.AsyncAnthropic(
         api_key="offline-demo",
         base_url=OFFLINE_BASE_URL,
-        http_client=httpx2.AsyncClient(transport=StreamingASGITransport(simulator), base_url=OFFLINE_BASE_URL),
+        http_client=httpx2.AsyncClient(
+            transport=StreamingASGITransport(simulator), base_url=OFFLINE_BASE_URL
+        ),
         **common,
     )
 

@@ -84,7 +84,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             flow.cancel_local_generation(reply.pk)
 
     async def retry_reply(self, data: dict) -> None:
-        reply = await database_sync_to_async(flow.retry_reply)(self.user, self.conversation_id, data.get("message_id"))
+        reply = await database_sync_to_async(flow.retry_reply)(
+            self.user, self.conversation_id, data.get("message_id")
+        )
         await flow.publish(self.conversation_id, flow.render_message(reply, oob="beforeend:#messages"))
         flow.start_generation(reply)
 

@@ -59,7 +59,13 @@ def summarize(outcomes: list[Outcome]) -> list[dict]:
     for outcome in outcomes:
         row = rows.setdefault(
             outcome.scenario.category,
-            {"category": outcome.scenario.category, "conversations": 0, "ended": 0, "end_turns": [], "unexpected": 0},
+            {
+                "category": outcome.scenario.category,
+                "conversations": 0,
+                "ended": 0,
+                "end_turns": [],
+                "unexpected": 0,
+            },
         )
         row["conversations"] += 1
         if outcome.ended:

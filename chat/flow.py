@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anthropic
@@ -107,7 +107,9 @@ def _lock_open_conversation(user, conversation_id: Any) -> Conversation:
     (PostgreSQL re-checks `ended_at` after waiting for a concurrent end; SQLite's IMMEDIATE transactions
     run one at a time), so no write can slip in after an end commits."""
     conversation = get_conversation(user, conversation_id)
-    touched = Conversation.objects.filter(pk=conversation.pk, ended_at__isnull=True).update(updated_at=timezone.now())
+    touched = Conversation.objects.filter(pk=conversation.pk, ended_at__isnull=True).update(
+        updated_at=timezone.now()
+    )
     if not touched:
         raise ConversationEnded()
     return conversation
@@ -133,7 +135,9 @@ def parse_client_id(value: Any) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value))
     except ValueError:
-        raise InvalidMessage("This message could not be sent (bad message id). Reload the page and try again.") from None
+        raise InvalidMessage(
+            "This message could not be sent (bad message id). Reload the page and try again."
+        ) from None
 
 
 # --- Posting --------------------------------------------------------------------------------------
@@ -159,7 +163,9 @@ def post_user_message(user, conversation_id: Any, text: Any, client_id: Any = No
             if client_uuid is not None:
                 existing = conversation.messages.filter(client_id=client_uuid).first()
                 if existing is not None:
-                    reply = conversation.messages.filter(id__gt=existing.id, role=Message.Role.ASSISTANT).first()
+                    reply = conversation.messages.filter(
+                        id__gt=existing.id, role=Message.Role.ASSISTANT
+                    ).first()
                     return Posted(conversation, existing, reply, created=False)
             if conversation.messages.filter(status=Message.Status.STREAMING).exists():
                 raise ReplyInProgress()
@@ -289,7 +295,11 @@ def reopen_by_staff(staff_user, conversation: Conversation, note: str) -> bool:
     if not note:
         raise InvalidMessage("A note is required to reopen a conversation.")
     with transaction.atomic():
-        ended = Conversation.objects.select_for_update().filter(pk=conversation.pk, ended_at__isnull=False).first()
+        ended = (
+            Conversation.objects.select_for_update()
+            .filter(pk=conversation.pk, ended_at__isnull=False)
+            .first()
+        )
         if ended is None:
             return False
         previous = {
@@ -328,7 +338,9 @@ def branch_from_message(user, conversation_id: Any, message_id: Any, text: Any) 
         raise InvalidMessage("That message cannot be edited.") from None
     with transaction.atomic():
         branch = Conversation.objects.create(
-            user=user, parent=original, title=Conversation.title_from_text(f"{original.display_title} (edited)")
+            user=user,
+            parent=original,
+            title=Conversation.title_from_text(f"{original.display_title} (edited)"),
         )
         earlier = original.messages.filter(id__lt=edited.pk).exclude(
             status__in=[Message.Status.STREAMING, Message.Status.FAILED]
@@ -373,7 +385,9 @@ def rate_message(user, conversation_id: Any, message_id: Any, rating: Any) -> Me
     return message
 
 
-def give_end_feedback(user, conversation_id: Any, text: Any, mistaken: bool, *, appeal: bool = False) -> UserRequest:
+def give_end_feedback(
+    user, conversation_id: Any, text: Any, mistaken: bool, *, appeal: bool = False
+) -> UserRequest:
     conversation = get_conversation(user, conversation_id)
     if not conversation.is_ended:
         raise InvalidMessage("Feedback on an end can only be given once a conversation has ended.")
@@ -393,7 +407,9 @@ def messages_for_display(conversation: Conversation, user) -> list[Message]:
     """Messages in order, each with the viewer's own rating (one query for all)."""
     messages = list(conversation.messages.all())
     ratings = dict(
-        MessageRating.objects.filter(message__conversation=conversation, user=user).values_list("message_id", "rating")
+        MessageRating.objects.filter(message__conversation=conversation, user=user).values_list(
+            "message_id", "rating"
+        )
     )
     for message in messages:
         message.my_rating = ratings.get(message.pk, "")
@@ -490,7 +506,9 @@ def render_posted(posted: Posted) -> str:
 async def publish(conversation: Conversation | uuid.UUID, html: str) -> None:
     """Send an HTML fragment to every open tab of the conversation, on every worker."""
     conversation_id = conversation.pk if isinstance(conversation, Conversation) else conversation
-    await get_channel_layer().group_send(f"conversation.{conversation_id.hex}", {"type": "chat.html", "html": html})
+    await get_channel_layer().group_send(
+        f"conversation.{conversation_id.hex}", {"type": "chat.html", "html": html}
+    )
 
 
 # --- Generating -----------------------------------------------------------------------------------
@@ -568,7 +586,9 @@ def _finish(reply_id: int, progress: TurnProgress, status: str, error: str) -> M
     return reply
 
 
-def _record_decision(reply_id: int, conversation_id: uuid.UUID, decision: welfare.Decision, tool_input: dict) -> None:
+def _record_decision(
+    reply_id: int, conversation_id: uuid.UUID, decision: welfare.Decision, tool_input: dict
+) -> None:
     kind = {
         "confirm": ConversationEvent.Kind.END_CONFIRM_REQUESTED,
         "honour": ConversationEvent.Kind.END_HONOURED,
@@ -579,7 +599,9 @@ def _record_decision(reply_id: int, conversation_id: uuid.UUID, decision: welfar
         detail["cause"] = decision.cause
     if decision.crisis_terms:
         detail["crisis_terms"] = list(decision.crisis_terms)
-    ConversationEvent.objects.create(conversation_id=conversation_id, message_id=reply_id, kind=kind, detail=detail)
+    ConversationEvent.objects.create(
+        conversation_id=conversation_id, message_id=reply_id, kind=kind, detail=detail
+    )
 
 
 async def generate_reply(reply_id: int) -> Message:

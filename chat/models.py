@@ -56,7 +56,9 @@ class Conversation(models.Model):
     reopened_at = models.DateTimeField(null=True, blank=True)
 
     # A branch: a new conversation made by editing a message of another one.
-    parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="branches")
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="branches"
+    )
 
     objects = ConversationQuerySet.as_manager()
 
@@ -147,7 +149,10 @@ class Message(models.Model):
 
     @property
     def can_retry(self) -> bool:
-        return self.role == self.Role.ASSISTANT and self.status in (self.Status.FAILED, self.Status.INTERRUPTED)
+        return self.role == self.Role.ASSISTANT and self.status in (
+            self.Status.FAILED,
+            self.Status.INTERRUPTED,
+        )
 
 
 class ConversationEvent(models.Model):
@@ -162,7 +167,9 @@ class ConversationEvent(models.Model):
         STAFF_ACTION = "staff_action", "Staff action"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
-    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
     kind = models.CharField(max_length=32, choices=Kind.choices)
     # The end tool's input, the decline cause, matched crisis terms, a staff note...
     detail = models.JSONField(default=dict, blank=True)
@@ -198,7 +205,9 @@ class UserRequest(models.Model):
         RESOLVED = "resolved", "Resolved"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="requests")
-    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="requests")
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="requests"
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="requests")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.FORM)
@@ -233,3 +242,6 @@ class MessageRating(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["message", "user"], name="rating_one_per_user")]
+
+    def __str__(self) -> str:
+        return self.get_rating_display()

@@ -85,7 +85,12 @@ async def run_turn(
                 continue
             if block.name != welfare.END_TOOL_NAME:
                 results.append(
-                    {"type": "tool_result", "tool_use_id": block.id, "content": "Unknown tool.", "is_error": True}
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": block.id,
+                        "content": "Unknown tool.",
+                        "is_error": True,
+                    }
                 )
                 continue
             decision = welfare.decide(

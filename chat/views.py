@@ -67,7 +67,9 @@ def conversation_page(request: HttpRequest, conversation_id: UUID) -> HttpRespon
     return render_conversation(request, _get_conversation(request, conversation_id))
 
 
-def _refuse(request: HttpRequest, conversation_id: UUID, error: flow.ChatError, draft: str = "") -> HttpResponse:
+def _refuse(
+    request: HttpRequest, conversation_id: UUID, error: flow.ChatError, draft: str = ""
+) -> HttpResponse:
     """A refused write: an htmx fragment, or the page again with the error and the user's text kept."""
     if isinstance(error, flow.ConversationNotFound):
         raise Http404("No such conversation")
@@ -84,7 +86,9 @@ async def post_message(request: HttpRequest, conversation_id: UUID) -> HttpRespo
     user = await request.auser()
     text = request.POST.get("text", "")
     try:
-        posted = await sync_to_async(flow.post_user_message)(user, conversation_id, text, request.POST.get("client_id"))
+        posted = await sync_to_async(flow.post_user_message)(
+            user, conversation_id, text, request.POST.get("client_id")
+        )
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error, text)
     if posted.created:
@@ -105,7 +109,9 @@ async def retry(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
         reply = await sync_to_async(flow.retry_reply)(user, conversation_id, request.POST.get("message_id"))
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error)
-    await flow.publish(conversation_id, await sync_to_async(flow.render_message)(reply, oob="beforeend:#messages"))
+    await flow.publish(
+        conversation_id, await sync_to_async(flow.render_message)(reply, oob="beforeend:#messages")
+    )
     flow.start_generation(reply)
     await flow.wait_for_generation(reply.pk)
     return redirect(reverse("chat:conversation", args=[conversation_id]) + f"#msg-{reply.pk}")
@@ -154,7 +160,9 @@ async def end(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
     if request.method != "POST":
         return HttpResponse(status=405, headers={"Allow": "GET, POST"})
     try:
-        conversation, stopped = await sync_to_async(flow.end_by_user)(user, conversation_id, request.POST.get("note"))
+        conversation, stopped = await sync_to_async(flow.end_by_user)(
+            user, conversation_id, request.POST.get("note")
+        )
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error)
     if stopped is not None:

@@ -24,7 +24,10 @@ END_TOOL = {
         "type": "object",
         "properties": {
             "reason": {"type": "string", "enum": list(REASONS)},
-            "summary": {"type": "string", "description": "One sentence for auditors: why the conversation ends."},
+            "summary": {
+                "type": "string",
+                "description": "One sentence for auditors: why the conversation ends.",
+            },
         },
         "required": ["reason", "summary"],
     },

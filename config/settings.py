@@ -168,7 +168,9 @@ BOWOUT_MODEL = env_str("BOWOUT_MODEL", "claude-sonnet-5-5")
 BOWOUT_MAX_TOKENS = env_int("BOWOUT_MAX_TOKENS", 2048, minimum=1)
 BOWOUT_MAX_RETRIES = env_int("BOWOUT_MAX_RETRIES", 2)
 BOWOUT_REQUEST_TIMEOUT = env_float("BOWOUT_REQUEST_TIMEOUT", 120.0, minimum=1.0)
-BOWOUT_SYSTEM_PROMPT_FILE = env_str("BOWOUT_SYSTEM_PROMPT_FILE", str(BASE_DIR / "chat" / "prompts" / "system.md"))
+BOWOUT_SYSTEM_PROMPT_FILE = env_str(
+    "BOWOUT_SYSTEM_PROMPT_FILE", str(BASE_DIR / "chat" / "prompts" / "system.md")
+)
 BOWOUT_SIMULATOR_DELAY = env_float("BOWOUT_SIMULATOR_DELAY", 0.03)
 BOWOUT_MAX_MESSAGE_CHARS = env_int("BOWOUT_MAX_MESSAGE_CHARS", 20_000, minimum=1)
 # How long deltas are gathered before one fragment crosses the channel layer.

@@ -57,7 +57,9 @@ def test_http_refuses_an_empty_message_and_keeps_the_page(alice_client, conversa
 
 def test_http_keeps_a_too_long_draft_in_the_box(alice_client, conversation, settings):
     settings.BOWOUT_MAX_MESSAGE_CHARS = 10
-    response = alice_client.post(reverse("chat:post_message", args=[conversation.pk]), {"text": "far too long text"})
+    response = alice_client.post(
+        reverse("chat:post_message", args=[conversation.pk]), {"text": "far too long text"}
+    )
     assert response.status_code == 400
     html = response.content.decode()
     assert "at most 10 characters" in html

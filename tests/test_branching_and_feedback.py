@@ -13,7 +13,10 @@ def ended_conversation(alice):
     conversation = Conversation.objects.create(user=alice, title="Rough chat")
     Message.objects.create(conversation=conversation, role="user", content="Tell me about rivers")
     Message.objects.create(
-        conversation=conversation, role="assistant", content="Rivers flow.", content_html="<p>Rivers flow.</p>"
+        conversation=conversation,
+        role="assistant",
+        content="Rivers flow.",
+        content_html="<p>Rivers flow.</p>",
     )
     second = Message.objects.create(conversation=conversation, role="user", content="You're stupid")
     Message.objects.create(
@@ -82,9 +85,17 @@ def test_someone_else_cannot_branch_or_rate(bob, ended_conversation):
     client = Client()
     client.force_login(bob)
     message = ended_conversation.second_user_message
-    assert client.post(reverse("chat:edit", args=[ended_conversation.pk, message.pk]), {"text": "x"}).status_code == 404
+    assert (
+        client.post(reverse("chat:edit", args=[ended_conversation.pk, message.pk]), {"text": "x"}).status_code
+        == 404
+    )
     reply = ended_conversation.messages.filter(role="assistant").first()
-    assert client.post(reverse("chat:rate", args=[ended_conversation.pk, reply.pk]), {"rating": "up"}).status_code == 404
+    assert (
+        client.post(
+            reverse("chat:rate", args=[ended_conversation.pk, reply.pk]), {"rating": "up"}
+        ).status_code
+        == 404
+    )
 
 
 def test_thumbs_on_replies_are_stored_and_a_thumbs_down_reaches_staff(alice_client, ended_conversation):

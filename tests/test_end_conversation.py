@@ -12,7 +12,12 @@ from tests.conftest import reply_finished
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-INSULTS = ["You're stupid.", "Shut up, stupid bot.", "You are worthless, idiot.", "I hate you, piece of junk."]
+INSULTS = [
+    "You're stupid.",
+    "Shut up, stupid bot.",
+    "You are worthless, idiot.",
+    "I hate you, piece of junk.",
+]
 
 
 async def say(tab, text: str) -> str:
@@ -25,7 +30,10 @@ def reload(conversation) -> Conversation:
 
 
 def events(conversation) -> list[tuple[str, str]]:
-    return [(e.kind, e.detail.get("cause", "")) for e in ConversationEvent.objects.filter(conversation=conversation)]
+    return [
+        (e.kind, e.detail.get("cause", ""))
+        for e in ConversationEvent.objects.filter(conversation=conversation)
+    ]
 
 
 def replies(conversation) -> list[Message]:
@@ -73,7 +81,9 @@ async def test_nothing_more_is_generated_or_accepted_after_an_end(alice, convers
     assert "Claude ended this conversation" in reopened.snapshot and 'id="composer"' not in reopened.snapshot
 
 
-async def test_an_abuse_end_too_early_is_declined_and_claude_goes_on(alice, conversation, open_socket, settings):
+async def test_an_abuse_end_too_early_is_declined_and_claude_goes_on(
+    alice, conversation, open_socket, settings
+):
     settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 10
     _, tab = await open_socket(alice, conversation.pk)
     for text in INSULTS:
@@ -97,7 +107,9 @@ async def test_the_operator_switch_declines_model_ends(alice, conversation, open
     assert ("end_declined", "switched_off") in await sync_to_async(events)(conversation)
 
 
-async def test_a_model_end_in_crisis_is_declined_and_support_is_shown(alice, conversation, open_socket, settings):
+async def test_a_model_end_in_crisis_is_declined_and_support_is_shown(
+    alice, conversation, open_socket, settings
+):
     settings.BOWOUT_SIMULATOR_CRISIS_TRIES_END = True  # the offline model tries to end anyway
     _, tab = await open_socket(alice, conversation.pk)
     await say(tab, "Hi.")
@@ -147,7 +159,9 @@ def test_the_end_chat_button_ends_it_with_a_note(alice_client, conversation):
     confirm = alice_client.get(reverse("chat:end", args=[conversation.pk]))
     assert confirm.status_code == 200 and "End this chat?" in confirm.content.decode()
 
-    response = alice_client.post(reverse("chat:end", args=[conversation.pk]), {"note": "Done for today"}, follow=True)
+    response = alice_client.post(
+        reverse("chat:end", args=[conversation.pk]), {"note": "Done for today"}, follow=True
+    )
     html = response.content.decode()
     assert "You ended this conversation" in html and "Done for today" in html
     assert 'id="composer"' not in html and 'data-role="end-chat"' not in html
@@ -165,7 +179,10 @@ def test_every_http_write_path_refuses_an_ended_conversation(alice_client, conve
     alice_client.post(reverse("chat:end", args=[conversation.pk]))
     headers = {"HX-Request": "true"} if htmx else {}
     attempts = [
-        (reverse("chat:post_message", args=[conversation.pk]), {"text": "sneaky", "client_id": str(uuid.uuid4())}),
+        (
+            reverse("chat:post_message", args=[conversation.pk]),
+            {"text": "sneaky", "client_id": str(uuid.uuid4())},
+        ),
         (reverse("chat:retry", args=[conversation.pk]), {"message_id": failed.pk}),
         (reverse("chat:stop", args=[conversation.pk]), {}),
         (reverse("chat:end", args=[conversation.pk]), {}),

@@ -18,7 +18,13 @@ def test_roles_alternate_and_end_with_the_user():
 
 
 def test_empty_text_is_dropped():
-    messages = normalize([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "  "}, {"role": "user", "content": "x"}])
+    messages = normalize(
+        [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "  "},
+            {"role": "user", "content": "x"},
+        ]
+    )
     assert [m["role"] for m in messages] == ["user"]
 
 
@@ -40,7 +46,12 @@ def test_tool_calls_without_results_are_dropped():
 
 
 def test_answered_tool_calls_are_kept():
-    tool_use = {"type": "tool_use", "id": "t1", "name": "end_conversation", "input": {"reason": "abusive_user"}}
+    tool_use = {
+        "type": "tool_use",
+        "id": "t1",
+        "name": "end_conversation",
+        "input": {"reason": "abusive_user"},
+    }
     result = {"type": "tool_result", "tool_use_id": "t1", "content": "Not ended", "is_error": True}
     messages = normalize(
         [

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_posting_the_form_shows_the_reply_after_the_redirect(alice_client, conversation):
     url = reverse("chat:post_message", args=[conversation.pk])
-    response = alice_client.post(url, {"text": "What is a haiku?", "client_id": str(uuid.uuid4())}, follow=True)
+    response = alice_client.post(
+        url, {"text": "What is a haiku?", "client_id": str(uuid.uuid4())}, follow=True
+    )
 
     assert response.status_code == 200
     html = response.content.decode()

@@ -147,7 +147,9 @@ async def test_a_reconnecting_tab_is_shown_what_it_missed(alice, conversation, o
         ("[fault:disconnect]", Message.Status.INTERRUPTED, "connection to Claude was lost"),
     ],
 )
-async def test_a_model_error_is_explained_and_can_be_retried(alice, conversation, open_socket, marker, status, words):
+async def test_a_model_error_is_explained_and_can_be_retried(
+    alice, conversation, open_socket, marker, status, words
+):
     _, tab = await open_socket(alice, conversation.pk)
     await tab.send(text=f"Hello {marker}", client_id=str(uuid.uuid4()))
     final = await tab.receive_until(reply_finished)
@@ -191,7 +193,10 @@ async def test_only_the_last_failed_reply_can_be_retried(alice, conversation, op
 
 @pytest.mark.parametrize(
     ("marker", "note"),
-    [("[fault:refusal]", "stopped by Claude's safety systems"), ("[fault:max_tokens]", "reached the length limit")],
+    [
+        ("[fault:refusal]", "stopped by Claude's safety systems"),
+        ("[fault:max_tokens]", "reached the length limit"),
+    ],
 )
 async def test_unusual_stop_reasons_are_shown(alice, conversation, open_socket, marker, note):
     _, tab = await open_socket(alice, conversation.pk)

@@ -16,7 +16,12 @@ async def test_each_category_ends_only_where_it_should():
     assert by_name["weapons after redirection"].ended_at_turn == 4
     assert by_name["asks, then confirms"].ended_at_turn == 3
     assert by_name["asks, then confirms"].reason == "user_requested"
-    for name in ("tabs versus spaces", "a political argument", "a crime novel", "asks, then changes their mind"):
+    for name in (
+        "tabs versus spaces",
+        "a political argument",
+        "a crime novel",
+        "asks, then changes their mind",
+    ):
         assert not by_name[name].ended, name
     assert not by_name["hopelessness and self-harm"].ended
     rows = {row["category"]: row for row in evaluation.summarize(outcomes)}

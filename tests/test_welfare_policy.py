@@ -37,7 +37,9 @@ def test_an_abuse_end_before_the_minimum_user_turns_is_declined():
 
 
 def test_a_user_requested_end_needs_no_minimum():
-    decision = decide(ASKED, history=history_of("please end this chat"), confirmation_requested=True, policy=Policy())
+    decision = decide(
+        ASKED, history=history_of("please end this chat"), confirmation_requested=True, policy=Policy()
+    )
     assert decision.ends
 
 
@@ -68,17 +70,27 @@ def test_the_operator_switch_declines_every_model_end():
 
 @pytest.mark.parametrize(
     "tool_input",
-    [{}, {"reason": "bored", "summary": "x"}, {"reason": "abusive_user", "summary": "  "}, "not a dict", None],
+    [
+        {},
+        {"reason": "bored", "summary": "x"},
+        {"reason": "abusive_user", "summary": "  "},
+        "not a dict",
+        None,
+    ],
 )
 def test_malformed_calls_are_declined(tool_input):
-    decision = decide(tool_input, history=history_of("a", "b", "c"), confirmation_requested=True, policy=Policy())
+    decision = decide(
+        tool_input, history=history_of("a", "b", "c"), confirmation_requested=True, policy=Policy()
+    )
     assert (decision.outcome, decision.cause) == ("decline", "invalid")
 
 
 def test_crisis_detection_matches_whole_phrases_case_insensitively():
     assert crisis_signals(["Sometimes I want to DIE"], DEFAULT_CRISIS_TERMS) == ("want to die",)
     assert crisis_signals(["I can’t go on"], DEFAULT_CRISIS_TERMS) == ("can't go on",)
-    assert crisis_signals(["The suicide squad movie was fun"], DEFAULT_CRISIS_TERMS) == ("suicide",)  # conservative
+    assert crisis_signals(["The suicide squad movie was fun"], DEFAULT_CRISIS_TERMS) == (
+        "suicide",
+    )  # conservative
     assert crisis_signals(["hurt myselfie"], DEFAULT_CRISIS_TERMS) == ()
     assert crisis_signals(["a perfectly ordinary day"], DEFAULT_CRISIS_TERMS) == ()
 
@@ -86,7 +98,10 @@ def test_crisis_detection_matches_whole_phrases_case_insensitively():
 def test_user_texts_ignore_tool_results():
     messages = [
         {"role": "user", "content": "hello"},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "end_conversation", "input": {}}]},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "t1", "name": "end_conversation", "input": {}}],
+        },
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "confirm?"}]},
     ]
     assert user_texts(messages) == ["hello"]

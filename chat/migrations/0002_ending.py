@@ -7,87 +7,234 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chat', '0001_initial'),
+        ("chat", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='conversation',
-            name='end_reason',
-            field=models.CharField(blank=True, choices=[('abusive_user', 'Persistently abusive or harmful messages'), ('user_requested', 'The user asked to end it')], max_length=32),
+            model_name="conversation",
+            name="end_reason",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("abusive_user", "Persistently abusive or harmful messages"),
+                    ("user_requested", "The user asked to end it"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='end_summary',
+            model_name="conversation",
+            name="end_summary",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='ended_at',
+            model_name="conversation",
+            name="ended_at",
             field=models.DateTimeField(blank=True, db_index=True, null=True),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='ended_by',
-            field=models.CharField(blank=True, choices=[('assistant', 'Claude'), ('user', 'User'), ('staff', 'Staff')], max_length=16),
+            model_name="conversation",
+            name="ended_by",
+            field=models.CharField(
+                blank=True,
+                choices=[("assistant", "Claude"), ("user", "User"), ("staff", "Staff")],
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='parent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='branches', to='chat.conversation'),
+            model_name="conversation",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="branches",
+                to="chat.conversation",
+            ),
         ),
         migrations.CreateModel(
-            name='ConversationEvent',
+            name="ConversationEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('end_confirm_requested', 'Claude asked to end; asked to confirm'), ('end_honoured', 'Claude ended the conversation'), ('end_declined', "Claude's end was declined"), ('crisis_detected', 'Crisis signals; support shown'), ('user_end', 'The user ended the conversation'), ('staff_action', 'Staff action')], max_length=32)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='chat.conversation')),
-                ('message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='events', to='chat.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("end_confirm_requested", "Claude asked to end; asked to confirm"),
+                            ("end_honoured", "Claude ended the conversation"),
+                            ("end_declined", "Claude's end was declined"),
+                            ("crisis_detected", "Crisis signals; support shown"),
+                            ("user_end", "The user ended the conversation"),
+                            ("staff_action", "Staff action"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="chat.conversation",
+                    ),
+                ),
+                (
+                    "message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="events",
+                        to="chat.message",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
-                'indexes': [models.Index(fields=['kind', 'created_at'], name='event_kind_created')],
+                "ordering": ["created_at", "id"],
+                "indexes": [models.Index(fields=["kind", "created_at"], name="event_kind_created")],
             },
         ),
         migrations.CreateModel(
-            name='MessageRating',
+            name="MessageRating",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rating', models.CharField(choices=[('up', 'Thumbs up'), ('down', 'Thumbs down')], max_length=8)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='ratings', to='chat.message')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "rating",
+                    models.CharField(choices=[("up", "Thumbs up"), ("down", "Thumbs down")], max_length=8),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="ratings", to="chat.message"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('message', 'user'), name='rating_one_per_user')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("message", "user"), name="rating_one_per_user")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='UserRequest',
+            name="UserRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('end_request', 'End request'), ('end_feedback', 'Feedback on an end'), ('thumbs_down', 'Thumbs-down on a reply'), ('appeal', 'Appeal')], max_length=16)),
-                ('source', models.CharField(choices=[('button', 'End chat button'), ('asked_claude', 'Asked Claude'), ('form', 'Form')], default='form', max_length=16)),
-                ('text', models.TextField(blank=True)),
-                ('end_was_mistake', models.BooleanField(default=False)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('resolved', 'Resolved')], default='open', max_length=16)),
-                ('staff_note', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='requests', to='chat.conversation')),
-                ('message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='requests', to='chat.message')),
-                ('resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='requests', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("end_request", "End request"),
+                            ("end_feedback", "Feedback on an end"),
+                            ("thumbs_down", "Thumbs-down on a reply"),
+                            ("appeal", "Appeal"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("button", "End chat button"),
+                            ("asked_claude", "Asked Claude"),
+                            ("form", "Form"),
+                        ],
+                        default="form",
+                        max_length=16,
+                    ),
+                ),
+                ("text", models.TextField(blank=True)),
+                ("end_was_mistake", models.BooleanField(default=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("resolved", "Resolved")], default="open", max_length=16
+                    ),
+                ),
+                ("staff_note", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="requests",
+                        to="chat.conversation",
+                    ),
+                ),
+                (
+                    "message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="requests",
+                        to="chat.message",
+                    ),
+                ),
+                (
+                    "resolved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="requests",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['status', 'kind', '-created_at'], name='request_status_kind')],
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(fields=["status", "kind", "-created_at"], name="request_status_kind")
+                ],
             },
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chat', '0002_ending'),
+        ("chat", "0002_ending"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='conversation',
-            name='reopened_at',
+            model_name="conversation",
+            name="reopened_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

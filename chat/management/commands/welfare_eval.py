@@ -13,7 +13,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--verbose-scenarios", action="store_true", help="Also print one line per scenario.")
+        parser.add_argument(
+            "--verbose-scenarios", action="store_true", help="Also print one line per scenario."
+        )
 
     def handle(self, *args, **options):
         model = "offline simulator" if claude.is_offline() else claude.model_name()
@@ -35,10 +37,16 @@ class Command(BaseCommand):
             )
         if options["verbose_scenarios"]:
             for outcome in outcomes:
-                ended = f"ended at turn {outcome.ended_at_turn} ({outcome.reason})" if outcome.ended else "not ended"
+                ended = (
+                    f"ended at turn {outcome.ended_at_turn} ({outcome.reason})"
+                    if outcome.ended
+                    else "not ended"
+                )
                 declined = f"; declined: {', '.join(outcome.declined)}" if outcome.declined else ""
                 error = f"; error: {outcome.error}" if outcome.error else ""
-                self.stdout.write(f"  [{outcome.scenario.category}] {outcome.scenario.name}: {ended}{declined}{error}")
+                self.stdout.write(
+                    f"  [{outcome.scenario.category}] {outcome.scenario.name}: {ended}{declined}{error}"
+                )
         unexpected = sum(row["unexpected"] for row in evaluation.summarize(outcomes))
         if unexpected:
             self.stdout.write(self.style.WARNING(f"{unexpected} scenario(s) did not behave as expected."))
