@@ -157,16 +157,18 @@ def post_user_message(user, conversation_id: Any, text: Any, client_id: Any = No
     returns what the first send created."""
     text = clean_text(text)
     client_uuid = parse_client_id(client_id)
+    if client_uuid is not None:
+        # Checked before the end guard too: a resend of a message saved just before an end is answered.
+        if (already := _already_posted(get_conversation(user, conversation_id), client_uuid)) is not None:
+            return already
     try:
         with transaction.atomic():
             conversation = _lock_open_conversation(user, conversation_id)
-            if client_uuid is not None:
-                existing = conversation.messages.filter(client_id=client_uuid).first()
-                if existing is not None:
-                    reply = conversation.messages.filter(
-                        id__gt=existing.id, role=Message.Role.ASSISTANT
-                    ).first()
-                    return Posted(conversation, existing, reply, created=False)
+            if (
+                client_uuid is not None
+                and (already := _already_posted(conversation, client_uuid)) is not None
+            ):
+                return already
             if conversation.messages.filter(status=Message.Status.STREAMING).exists():
                 raise ReplyInProgress()
             user_message = Message.objects.create(
@@ -181,6 +183,14 @@ def post_user_message(user, conversation_id: Any, text: Any, client_id: Any = No
         # The database's own one-reply-at-a-time rule caught a race the checks above did not see.
         raise ReplyInProgress() from None
     return Posted(conversation, user_message, reply, created=True, support=support)
+
+
+def _already_posted(conversation: Conversation, client_id: uuid.UUID) -> Posted | None:
+    existing = conversation.messages.filter(client_id=client_id).first()
+    if existing is None:
+        return None
+    reply = conversation.messages.filter(id__gt=existing.id, role=Message.Role.ASSISTANT).first()
+    return Posted(conversation, existing, reply, created=False)
 
 
 def _create_reply(conversation: Conversation) -> Message:
@@ -498,6 +508,7 @@ def render_posted(posted: Posted) -> str:
         html += render_message(posted.reply, oob="beforeend:#messages")
     html += render_controls(posted.conversation, streaming=True)
     html += _render("title", conversation=posted.conversation, oob=True)
+    html += render_to_string("chat/sidebar.html#sidebar-link", {"item": posted.conversation, "oob": True})
     if posted.support:
         html += _render("support-panel", support=True, oob=True)
     return html

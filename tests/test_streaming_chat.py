@@ -203,3 +203,21 @@ async def test_unusual_stop_reasons_are_shown(alice, conversation, open_socket, 
     await tab.send(text=f"Hello {marker}", client_id=str(uuid.uuid4()))
     final = await tab.receive_until(reply_finished)
     assert note in final
+
+
+async def test_the_sidebar_entry_takes_the_new_title(alice, conversation, open_socket):
+    _, tab = await open_socket(alice, conversation.pk)
+    await tab.send(text="Bread baking basics", client_id=str(uuid.uuid4()))
+    first = await tab.receive()
+    assert f'<a id="sidebar-{conversation.pk}"' in first and ">Bread baking basics</a>" in first
+    await tab.receive_until(reply_finished)
+
+
+async def test_a_resend_of_a_message_saved_just_before_an_end_is_answered(alice, conversation, open_socket):
+    from chat import flow
+
+    client_id = str(uuid.uuid4())
+    posted = await sync_to_async(flow.post_user_message)(alice, conversation.pk, "Last words", client_id)
+    await sync_to_async(flow.end_by_user)(alice, conversation.pk, "")
+    again = await sync_to_async(flow.post_user_message)(alice, conversation.pk, "Last words", client_id)
+    assert not again.created and again.user_message.pk == posted.user_message.pk
