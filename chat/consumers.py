@@ -87,7 +87,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         reply = await database_sync_to_async(flow.retry_reply)(
             self.user, self.conversation_id, data.get("message_id")
         )
-        await flow.publish(self.conversation_id, flow.render_message(reply, oob="beforeend:#messages"))
+        await flow.publish(self.conversation_id, flow.render_appended(reply))
         flow.start_generation(reply)
 
     async def send_error(self, text: str) -> None:

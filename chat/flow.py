@@ -470,6 +470,12 @@ def render_message(message: Message, *, oob: str = "") -> str:
     return _render("message", message=message, swap=oob)
 
 
+def render_appended(message: Message) -> str:
+    """A new message at the end of the list. htmx appends the children of a `beforeend` out-of-band
+    element, so the message goes inside a wrapper."""
+    return _render("message-append", message=message)
+
+
 def render_controls(conversation: Conversation, *, streaming: bool) -> str:
     return _render("controls", conversation=conversation, streaming=streaming, oob=True)
 
@@ -503,9 +509,9 @@ def render_reopened(conversation: Conversation) -> str:
 
 
 def render_posted(posted: Posted) -> str:
-    html = render_message(posted.user_message, oob="beforeend:#messages")
+    html = render_appended(posted.user_message)
     if posted.reply is not None:
-        html += render_message(posted.reply, oob="beforeend:#messages")
+        html += render_appended(posted.reply)
     html += render_controls(posted.conversation, streaming=True)
     html += _render("title", conversation=posted.conversation, oob=True)
     html += render_to_string("chat/sidebar.html#sidebar-link", {"item": posted.conversation, "oob": True})

@@ -109,9 +109,7 @@ async def retry(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
         reply = await sync_to_async(flow.retry_reply)(user, conversation_id, request.POST.get("message_id"))
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error)
-    await flow.publish(
-        conversation_id, await sync_to_async(flow.render_message)(reply, oob="beforeend:#messages")
-    )
+    await flow.publish(conversation_id, await sync_to_async(flow.render_appended)(reply))
     flow.start_generation(reply)
     await flow.wait_for_generation(reply.pk)
     return redirect(reverse("chat:conversation", args=[conversation_id]) + f"#msg-{reply.pk}")

@@ -127,3 +127,9 @@ async def open_socket():
 def reply_finished(frame: str) -> bool:
     """The frame that replaces a streaming reply with its finished form."""
     return 'data-role="assistant"' in frame and 'data-status="streaming"' not in frame
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright's sync API leaves an event loop running in the main thread, and
+    async tests collected after it could not start their own."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
