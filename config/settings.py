@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "accounts",
     "chat",
+    "welfare_admin",
 ]
 
 MIDDLEWARE = [
@@ -200,3 +201,8 @@ BOWOUT_CRISIS_RESOURCES = [
 ]
 # The offline model's test switch: it also tries to end chats in crisis, so the server's refusal shows.
 BOWOUT_SIMULATOR_CRISIS_TRIES_END = env_bool("BOWOUT_SIMULATOR_CRISIS_TRIES_END", False)
+
+# --- Welfare audit (welfare_admin) ---------------------------------------------------------------
+# Claude's ends (either reason) per 1,000 conversations started in the last 30 days above which the welfare
+# dashboard raises an alert: ends must stay rare. User ends do not count; they are the user's own choice.
+BOWOUT_END_RATE_ALERT_PER_1000 = env_float("BOWOUT_END_RATE_ALERT_PER_1000", 5.0)

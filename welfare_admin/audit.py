@@ -1,0 +1,100 @@
+"""Staff actions on conversations and requests. Every one writes an audit entry, through `record`, in the
+same transaction as the change it records."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from chat import flow
+from chat.models import Conversation, ConversationEvent, UserRequest
+from welfare_admin.models import AuditEntry
+
+
+class StaffActionError(Exception):
+    """A staff action that cannot be carried out; the message is shown to the auditor as it is."""
+
+
+def build(
+    actor,
+    action: str,
+    *,
+    note: str = "",
+    detail: dict[str, Any] | None = None,
+    **targets: Any,
+) -> AuditEntry:
+    """An unsaved entry; `record` saves it (and demo seeding bulk-creates many). `targets` are
+    `conversation`/`conversation_id` and `user_request`/`user_request_id`."""
+    return AuditEntry(
+        action=action,
+        actor=actor,
+        actor_email=getattr(actor, "email", "") or str(actor),
+        note=note,
+        detail=detail or {},
+        **targets,
+    )
+
+
+def record(actor, action: str, **fields: Any) -> AuditEntry:
+    """The one way an audit entry is written."""
+    entry = build(actor, action, **fields)
+    entry.save()
+    return entry
+
+
+def _clean_note(note: str) -> str:
+    note = note.strip() if isinstance(note, str) else ""
+    if not note:
+        raise StaffActionError("A note is required.")
+    return note
+
+
+def review_conversation(actor, conversation: Conversation, verdict: str, note: str) -> AuditEntry:
+    """Mark an end reviewed: upheld (the end was right) or mistaken. The latest review is the status."""
+    if verdict not in (AuditEntry.Action.UPHELD, AuditEntry.Action.MISTAKEN):
+        raise StaffActionError("Choose upheld or mistaken.")
+    return record(actor, verdict, note=_clean_note(note), conversation=conversation)
+
+
+def reopen_conversation(actor, conversation: Conversation, note: str) -> AuditEntry:
+    """Reopen a conversation ended by mistake (chat's flow clears the end, keeps it in a staff-action
+    event and tells the user's open tabs), and record it."""
+    note = _clean_note(note)
+    with transaction.atomic():
+        if not flow.reopen_by_staff(actor, conversation, note):
+            raise StaffActionError("This conversation is not ended, so it cannot be reopened.")
+        event = conversation.events.filter(kind=ConversationEvent.Kind.STAFF_ACTION).order_by("-id").first()
+        return record(
+            actor,
+            AuditEntry.Action.REOPENED,
+            note=note,
+            conversation=conversation,
+            detail={"previous_end": event.detail.get("previous_end", {}), "event_id": event.pk},
+        )
+
+
+def resolve_requests(actor, requests: Iterable[UserRequest], note: str) -> int:
+    """Resolve open requests with a staff note; already resolved ones are left as they are. Returns how
+    many were resolved."""
+    note = _clean_note(note)
+    resolved = 0
+    with transaction.atomic():
+        for user_request in requests:
+            # Conditional, so two auditors resolving at once make one resolution, not two.
+            updated = UserRequest.objects.filter(pk=user_request.pk, status=UserRequest.Status.OPEN).update(
+                status=UserRequest.Status.RESOLVED,
+                staff_note=note,
+                resolved_at=timezone.now(),
+                resolved_by=actor,
+            )
+            if updated:
+                record(
+                    actor,
+                    AuditEntry.Action.REQUEST_RESOLVED,
+                    note=note,
+                    conversation_id=user_request.conversation_id,
+                    user_request=user_request,
+                )
+                resolved += 1
+    return resolved

@@ -1,0 +1,211 @@
+"""The welfare dashboard's numbers for the last 30 days. Everything is counted by the database (grouped by
+day with TruncDate): eight queries, whatever the number of conversations."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.fields.json import KT
+from django.db.models.functions import Substr, TruncDate
+from django.utils import timezone
+
+from chat.models import Conversation, ConversationEvent, EndedBy, EndReason, UserRequest
+from welfare_admin.models import FEEDBACK_KINDS, REVIEW_ACTIONS, AuditEntry
+from welfare_admin.transcript import DECLINE_CAUSES
+
+WINDOW_DAYS = 30
+
+# The stacks of the "ended per day" chart: who ended, and for Claude, why.
+END_SERIES = [
+    ("assistant-abusive_user", "Claude: abusive or harmful user"),
+    ("assistant-user_requested", "Claude: the user asked"),
+    ("user", "The user (End chat)"),
+    ("staff", "Staff"),
+]
+_SERIES_QUERY = {
+    "assistant-abusive_user": "ended_by=assistant&reason=abusive_user",
+    "assistant-user_requested": "ended_by=assistant&reason=user_requested",
+    "user": "ended_by=user",
+    "staff": "ended_by=staff",
+}
+
+
+def end_series_key(ended_by: str, end_reason: str) -> str:
+    if ended_by == EndedBy.ASSISTANT:
+        return f"assistant-{end_reason or EndReason.ABUSIVE_USER}"
+    return ended_by or "user"
+
+
+@dataclass
+class Counted:
+    label: str
+    count: int
+    key: str = ""
+    # The changelist query string that lists what was counted, when there is one.
+    query: str = ""
+
+
+@dataclass
+class Stats:
+    first_day: date
+    last_day: date
+    days: list[date]
+    started: list[int]
+    ended: dict[str, list[int]]
+    started_total: int = 0
+    ends_total: int = 0
+    ends_by_series: list[Counted] = field(default_factory=list)
+    claude_ends: int = 0
+    claude_rate_per_1000: float = 0.0
+    all_rate_per_1000: float = 0.0
+    alert_threshold_per_1000: float = 0.0
+    alert: bool = False
+    declined: list[Counted] = field(default_factory=list)
+    declined_total: int = 0
+    crisis_detections: int = 0
+    open_requests: list[Counted] = field(default_factory=list)
+    open_requests_total: int = 0
+    reviews: list[Counted] = field(default_factory=list)
+    mistaken_ends: int = 0
+    users_say_mistaken: int = 0
+    recent_mistakes: list[AuditEntry] = field(default_factory=list)
+
+
+def _per_1000(count: int, total: int) -> float:
+    return round(count * 1000 / total, 2) if total else 0.0
+
+
+def welfare_stats(today: date | None = None) -> Stats:
+    today = today or timezone.localdate()
+    first_day = today - timedelta(days=WINDOW_DAYS - 1)
+    since = timezone.make_aware(datetime.combine(first_day, time.min))
+    days = [first_day + timedelta(days=i) for i in range(WINDOW_DAYS)]
+    index = {day: i for i, day in enumerate(days)}
+    stats = Stats(
+        first_day=first_day,
+        last_day=today,
+        days=days,
+        started=[0] * WINDOW_DAYS,
+        ended={key: [0] * WINDOW_DAYS for key, _ in END_SERIES},
+        alert_threshold_per_1000=settings.BOWOUT_END_RATE_ALERT_PER_1000,
+    )
+
+    started = (
+        Conversation.objects.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in started:
+        if row["day"] in index:
+            stats.started[index[row["day"]]] += row["n"]
+
+    # Every end in the window: the current ones, and those staff have since reopened (chat clears the end
+    # on the conversation and keeps it in the reopen event). A reversed end still counts: it happened.
+    current_ends = (
+        Conversation.objects.filter(ended_at__gte=since)
+        .annotate(day=TruncDate("ended_at"))
+        .values("day", "ended_by", "end_reason")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    ends = [(row["day"], row["ended_by"], row["end_reason"], row["n"]) for row in current_ends]
+    reopened_ends = (
+        ConversationEvent.objects.filter(kind=ConversationEvent.Kind.STAFF_ACTION, detail__action="reopen")
+        # The stored ISO timestamp's date (UTC; Bowout runs with TIME_ZONE = "UTC").
+        .annotate(
+            day=Substr(KT("detail__previous_end__ended_at"), 1, 10),
+            by=KT("detail__previous_end__ended_by"),
+            why=KT("detail__previous_end__end_reason"),
+        )
+        .filter(day__gte=first_day.isoformat(), day__lte=today.isoformat())
+        .values("day", "by", "why")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    ends += [(date.fromisoformat(row["day"]), row["by"], row["why"], row["n"]) for row in reopened_ends]
+    totals = {key: 0 for key, _ in END_SERIES}
+    for day, ended_by, end_reason, n in ends:
+        key = end_series_key(ended_by, end_reason)
+        if day in index and key in stats.ended:
+            stats.ended[key][index[day]] += n
+            totals[key] += n
+
+    stats.started_total = sum(stats.started)
+    stats.ends_total = sum(totals.values())
+    stats.ends_by_series = [Counted(label, totals[key], key, _SERIES_QUERY[key]) for key, label in END_SERIES]
+    stats.claude_ends = totals["assistant-abusive_user"] + totals["assistant-user_requested"]
+    stats.claude_rate_per_1000 = _per_1000(stats.claude_ends, stats.started_total)
+    stats.all_rate_per_1000 = _per_1000(stats.ends_total, stats.started_total)
+    stats.alert = stats.claude_rate_per_1000 > stats.alert_threshold_per_1000
+
+    guard = (
+        ConversationEvent.objects.filter(
+            kind__in=[ConversationEvent.Kind.END_DECLINED, ConversationEvent.Kind.CRISIS_DETECTED],
+            created_at__gte=since,
+        )
+        .values("kind", cause=KT("detail__cause"))
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    declined: dict[str, int] = {}
+    for row in guard:
+        if row["kind"] == ConversationEvent.Kind.CRISIS_DETECTED:
+            stats.crisis_detections += row["n"]
+        else:
+            cause = row["cause"] or "unknown"
+            declined[cause] = declined.get(cause, 0) + row["n"]
+    stats.declined = [
+        Counted(DECLINE_CAUSES.get(cause, cause), n, cause)
+        for cause, n in sorted(declined.items(), key=lambda item: -item[1])
+    ]
+    stats.declined_total = sum(declined.values())
+
+    open_requests = dict(
+        UserRequest.objects.filter(status=UserRequest.Status.OPEN)
+        .values_list("kind")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    stats.open_requests = [
+        Counted(label, open_requests.get(kind, 0), kind, f"status__exact=open&kind__exact={kind}")
+        for kind, label in UserRequest.Kind.choices
+    ]
+    stats.open_requests_total = sum(open_requests.values())
+    stats.users_say_mistaken = UserRequest.objects.filter(
+        kind__in=FEEDBACK_KINDS, end_was_mistake=True, created_at__gte=since
+    ).count()
+
+    # Each conversation counts once, by its latest review in the window.
+    latest_review = (
+        AuditEntry.objects.filter(conversation=OuterRef("conversation"), action__in=REVIEW_ACTIONS)
+        .order_by("-created_at", "-id")
+        .values("pk")[:1]
+    )
+    reviews = dict(
+        AuditEntry.objects.filter(
+            action__in=REVIEW_ACTIONS, created_at__gte=since, pk=Subquery(latest_review)
+        )
+        .values_list("action")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    stats.reviews = [
+        Counted(label, reviews.get(action, 0), action, f"review={action}")
+        for action, label in [
+            (AuditEntry.Action.UPHELD, "Upheld"),
+            (AuditEntry.Action.MISTAKEN, "Mistaken"),
+            (AuditEntry.Action.REOPENED, "Mistaken and reopened"),
+        ]
+    ]
+    stats.mistaken_ends = reviews.get(AuditEntry.Action.MISTAKEN, 0) + reviews.get(
+        AuditEntry.Action.REOPENED, 0
+    )
+    stats.recent_mistakes = list(
+        AuditEntry.objects.filter(action__in=[AuditEntry.Action.MISTAKEN, AuditEntry.Action.REOPENED])
+        .select_related("conversation")
+        .order_by("-created_at", "-id")[:10]
+    )
+    return stats

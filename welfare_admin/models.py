@@ -1,0 +1,176 @@
+"""What staff audit: ended conversations and user requests (proxies over chat's tables, so the audit has its
+own permissions and admin without touching chat), and the immutable log of every staff action."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce, NullIf
+from django.utils import timezone
+
+from chat.models import Conversation, ConversationEvent, ConversationQuerySet, Message, UserRequest
+
+
+class ImmutableAuditEntry(Exception):
+    """An audit entry is written once and never changed or deleted."""
+
+
+class AuditEntry(models.Model):
+    """One staff action: who, when, what, on which conversation or request, and why (the note).
+
+    Rows are written only by `welfare_admin.audit.record`; `save()` refuses updates and `delete()` refuses
+    deletion, and the admin grants view permission only."""
+
+    class Action(models.TextChoices):
+        UPHELD = "upheld", "Reviewed: end upheld"
+        MISTAKEN = "mistaken", "Reviewed: end was a mistake"
+        REOPENED = "reopened", "Reopened"
+        REQUEST_RESOLVED = "request_resolved", "Request resolved"
+        TRANSCRIPT_EXPORTED = "transcript_exported", "Transcript exported"
+        LIST_EXPORTED = "list_exported", "List exported"
+
+    action = models.CharField(max_length=32, choices=Action.choices)
+    # Conversations and requests cascade like chat's own events do: the account's deletion takes its data.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_entries"
+    )
+    user_request = models.ForeignKey(
+        UserRequest, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_entries"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # Kept as text too, so "who" survives the staff account's deletion.
+    actor_email = models.CharField(max_length=254)
+    note = models.TextField(blank=True)
+    # The end that was reopened, the filters of an export...
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit entries"
+        ordering = ["-created_at", "-id"]
+        default_permissions = ("view",)
+        indexes = [
+            models.Index(fields=["conversation", "action", "-created_at"], name="audit_conversation_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.actor_email}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise ImmutableAuditEntry("Audit entries cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableAuditEntry("Audit entries cannot be deleted.")
+
+
+# A conversation's review status is the latest of these entries (a reopen is a review that acted).
+REVIEW_ACTIONS = (AuditEntry.Action.UPHELD, AuditEntry.Action.MISTAKEN, AuditEntry.Action.REOPENED)
+
+
+class ReviewStatus(models.TextChoices):
+    UNREVIEWED = "unreviewed", "Not reviewed"
+    UPHELD = AuditEntry.Action.UPHELD.value, "Upheld"
+    MISTAKEN = AuditEntry.Action.MISTAKEN.value, "Mistaken"
+    REOPENED = AuditEntry.Action.REOPENED.value, "Reopened"
+
+
+# Requests that are the user's say on an end (thumbs-down rate replies, end requests are the end itself).
+FEEDBACK_KINDS = (UserRequest.Kind.END_FEEDBACK, UserRequest.Kind.APPEAL)
+
+
+def _latest_reopen_value(key: str) -> Subquery:
+    """A field of the end that staff reopened most recently (chat clears the end on reopen and keeps it
+    in the staff-action event)."""
+    latest = ConversationEvent.objects.filter(
+        conversation=OuterRef("pk"), kind=ConversationEvent.Kind.STAFF_ACTION, detail__action="reopen"
+    ).order_by("-created_at", "-id")
+    return Subquery(latest.values_list(KT(f"detail__previous_end__{key}"))[:1])
+
+
+class EndedConversationQuerySet(ConversationQuerySet):
+    def for_audit(self) -> "EndedConversationQuerySet":
+        """Each row with its end (the current one, or the one staff reopened), turns, feedback and review
+        status: correlated subqueries, so a page of 100 costs one query whatever the table size."""
+        user_turns = (
+            Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.USER)
+            .order_by()
+            .values("conversation")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        latest_review = (
+            AuditEntry.objects.filter(conversation=OuterRef("pk"), action__in=REVIEW_ACTIONS)
+            .order_by("-created_at", "-id")
+            .values("action")[:1]
+        )
+        return self.annotate(
+            end_by=Coalesce(
+                NullIf("ended_by", Value("")),
+                _latest_reopen_value("ended_by"),
+                Value(""),
+                output_field=models.CharField(),
+            ),
+            end_why=Coalesce(
+                NullIf("end_reason", Value("")),
+                _latest_reopen_value("end_reason"),
+                Value(""),
+                output_field=models.CharField(),
+            ),
+            end_note=Coalesce(
+                NullIf("end_summary", Value("")),
+                _latest_reopen_value("end_summary"),
+                Value(""),
+                output_field=models.TextField(),
+            ),
+            # ISO text, read only for reopened rows (whose ended_at is cleared).
+            previous_ended_at=_latest_reopen_value("ended_at"),
+            turns=Coalesce(Subquery(user_turns), 0),
+            has_feedback=Exists(
+                UserRequest.objects.filter(conversation=OuterRef("pk"), kind__in=FEEDBACK_KINDS)
+            ),
+            review=Coalesce(Subquery(latest_review), Value(ReviewStatus.UNREVIEWED.value)),
+        )
+
+    def auditable(self) -> "EndedConversationQuerySet":
+        """What an auditor may open: ended or reopened conversations, and any other one a user asked
+        something about (a thumbs-down in an ongoing chat)."""
+        asked = Exists(UserRequest.objects.filter(conversation=OuterRef("pk")))
+        return self.filter(Q(ended_at__isnull=False) | Q(reopened_at__isnull=False) | Q(asked)).for_audit()
+
+
+class EndedConversationManager(models.Manager.from_queryset(EndedConversationQuerySet)):
+    def get_queryset(self) -> EndedConversationQuerySet:
+        # Reopened conversations stay on the list: the end happened, and its review is part of the audit.
+        return super().get_queryset().filter(Q(ended_at__isnull=False) | Q(reopened_at__isnull=False))
+
+
+class EndedConversation(Conversation):
+    """The ended (or ended and reopened) conversations, as auditors see them."""
+
+    objects = EndedConversationManager()
+    # Every conversation, for the transcript page (see `auditable`).
+    all_conversations = models.Manager.from_queryset(EndedConversationQuerySet)()
+
+    class Meta:
+        proxy = True
+        verbose_name = "ended conversation"
+        default_permissions = ("view",)
+        permissions = [
+            ("review_conversation", "Can review ended conversations (upheld or mistaken)"),
+            ("reopen_conversation", "Can reopen a conversation ended by mistake"),
+        ]
+
+
+class WelfareRequest(UserRequest):
+    """What users asked of Bowout: end requests, feedback on ends, thumbs-down, appeals."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "user request"
+        default_permissions = ("view",)
+        permissions = [("resolve_request", "Can resolve user requests")]
