@@ -12,8 +12,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -35,16 +34,15 @@ CHROMIUM_ARGS = [
 PASSWORD = "correct-horse-battery-staple"
 START_TIMEOUT = 30.0
 LOG_TAIL_LINES = 60
+TIMEOUT = 10_000  # ms, for every action and expectation unless a test says otherwise
 
-# Records the live connection through htmx's documented ws events, so a test can wait until the page is
-# connected (or has reconnected) without reaching into htmx internals.
+# Counts the page's socket openings through htmx's documented ws event, so a test can wait until the page
+# is connected (or has reconnected) without reaching into htmx internals.
 WS_PROBE = """
 document.addEventListener("htmx:wsOpen", () => {
   const html = document.documentElement;
   html.dataset.wsOpens = String(Number(html.dataset.wsOpens || 0) + 1);
-  html.dataset.ws = "open";
 });
-document.addEventListener("htmx:wsClose", () => { document.documentElement.dataset.ws = "closed"; });
 """
 
 
@@ -73,17 +71,11 @@ def _free_port() -> int:
 
 
 def _server_command(port: int) -> list[str]:
-    # uvicorn speaks WebSocket only through the websockets or wsproto package; without either it answers
-    # every /ws/ upgrade with 404 and the chat never connects. Daphne, the server `runserver` uses here,
-    # always does, so it stands in rather than failing every test for a missing dependency.
-    if find_spec("websockets") or find_spec("wsproto"):
-        return [_python(), "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
-    warnings.warn(
-        "uvicorn has no WebSocket library (websockets or wsproto) installed; the browser tests run the app "
-        "under daphne instead.",
-        stacklevel=2,
-    )
-    return [_python(), "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    # Without the websockets (or wsproto) package uvicorn answers every /ws/ upgrade with 404, and every
+    # test would fail later and more obscurely.
+    if not (find_spec("websockets") or find_spec("wsproto")):
+        pytest.fail("uvicorn cannot serve WebSockets: install the websockets package", pytrace=False)
+    return [_python(), "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
 
 
 def _server_env(db_path: Path) -> dict[str, str]:
@@ -116,26 +108,40 @@ def _answers(url: str) -> bool:
 def app_server(tmp_path_factory) -> Iterator[AppServer]:
     workdir = tmp_path_factory.mktemp("bowout-browser")
     env = _server_env(workdir / "db.sqlite3")
-    migrate = subprocess.run(
-        [_python(), "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    if migrate.returncode != 0:
-        pytest.fail(f"migrate failed:\n{migrate.stdout}\n{migrate.stderr}", pytrace=False)
-
     port = _free_port()
     server = AppServer(url=f"http://127.0.0.1:{port}", log_path=workdir / "server.log")
+    command = _server_command(port)
+    migrate = subprocess.Popen(
+        [_python(), "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    # The server only opens the database on its first request, so it can load while migrate runs.
     with server.log_path.open("wb") as log:
-        process = subprocess.Popen(_server_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
+        migrate_output, _ = migrate.communicate(timeout=120)
+        if migrate.returncode != 0:
+            pytest.fail(f"migrate failed:\n{migrate_output}", pytrace=False)
         deadline = time.monotonic() + START_TIMEOUT
         while not _answers(server.url + "/accounts/login/"):
             if process.poll() is not None:
-                pytest.fail(f"The server exited with {process.returncode}:\n{server.log_tail()}", pytrace=False)
+                pytest.fail(
+                    f"The server exited with {process.returncode}:\n{server.log_tail()}", pytrace=False
+                )
             if time.monotonic() > deadline:
-                pytest.fail(f"The server did not answer in {START_TIMEOUT:.0f} s:\n{server.log_tail()}", pytrace=False)
+                pytest.fail(
+                    f"The server did not answer in {START_TIMEOUT:.0f} s:\n{server.log_tail()}", pytrace=False
+                )
             time.sleep(0.1)
         yield server
     finally:
+        if migrate.poll() is None:
+            migrate.kill()
+            migrate.wait()
         process.terminate()
         try:
             process.wait(timeout=10)
@@ -146,43 +152,49 @@ def app_server(tmp_path_factory) -> Iterator[AppServer]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    expect.set_options(timeout=TIMEOUT)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
 
-@pytest.fixture
-def new_context(browser: Browser, app_server: AppServer) -> Iterator[Callable[..., BrowserContext]]:
-    """new_context(**options) -> a fresh BrowserContext on the app; all are screenshotted on failure."""
-    contexts: list[BrowserContext] = []
+class ContextFactory:
+    """new_context(**options): a fresh BrowserContext on the app. It remembers them all, to screenshot
+    their pages when a test fails and to close them afterwards."""
 
-    def make(**options) -> BrowserContext:
-        context = browser.new_context(base_url=app_server.url, **options)
-        context.set_default_timeout(10_000)
+    def __init__(self, browser: Browser, base_url: str) -> None:
+        self.browser = browser
+        self.base_url = base_url
+        self.contexts: list[BrowserContext] = []
+
+    def __call__(self, **options) -> BrowserContext:
+        context = self.browser.new_context(base_url=self.base_url, **options)
+        context.set_default_timeout(TIMEOUT)
         context.add_init_script(WS_PROBE)
-        contexts.append(context)
+        self.contexts.append(context)
         return context
 
-    make.contexts = contexts
-    yield make
-    for context in contexts:
-        context.close()
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
 
 
 @pytest.fixture
-def context(new_context) -> BrowserContext:
+def new_context(browser: Browser, app_server: AppServer) -> Iterator[ContextFactory]:
+    factory = ContextFactory(browser, app_server.url)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def context(new_context: ContextFactory) -> BrowserContext:
     return new_context()
 
 
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     return context.new_page()
-
-
-@pytest.fixture(autouse=True)
-def _expect_timeout() -> None:
-    expect.set_options(timeout=10_000)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -198,12 +210,12 @@ def _record_failure(item: pytest.Item, report: pytest.TestReport) -> None:
     server = funcargs.get("app_server")
     if server is not None:
         report.sections.append(("server log (tail)", server.log_tail()))
-    make = funcargs.get("new_context")
-    if make is None:
+    factory = funcargs.get("new_context")
+    if factory is None:
         return
     ARTIFACTS.mkdir(exist_ok=True)
     saved = []
-    for c, context in enumerate(make.contexts):
+    for c, context in enumerate(factory.contexts):
         for p, page in enumerate(context.pages):
             path = ARTIFACTS / f"{item.name}-{c}-{p}.png"
             try:
