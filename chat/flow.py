@@ -463,6 +463,9 @@ TEMPLATE = "chat/conversation.html"
 
 def _render(partial: str, **context: Any) -> str:
     context.setdefault("crisis_resources", settings.BOWOUT_CRISIS_RESOURCES)
+    # Fragments for the socket have no request: their forms are sent over the socket or by htmx with
+    # the page's CSRF header. Django's own marker renders no token and no warning.
+    context.setdefault("csrf_token", "NOTPROVIDED")
     return render_to_string(f"{TEMPLATE}#{partial}", context)
 
 
@@ -630,7 +633,7 @@ async def generate_reply(reply_id: int) -> Message:
     progress = TurnProgress()
     flush_every = settings.BOWOUT_STREAM_FLUSH_SECONDS
     loop = asyncio.get_running_loop()
-    last_flush = loop.time()
+    last_flush = -flush_every  # the first words go out at once; later ones are gathered
 
     async def on_text(text: str) -> bool:
         nonlocal last_flush
