@@ -463,9 +463,6 @@ TEMPLATE = "chat/conversation.html"
 
 def _render(partial: str, **context: Any) -> str:
     context.setdefault("crisis_resources", settings.BOWOUT_CRISIS_RESOURCES)
-    # Fragments for the socket have no request: their forms are sent over the socket or by htmx with
-    # the page's CSRF header. Django's own marker renders no token and no warning.
-    context.setdefault("csrf_token", "NOTPROVIDED")
     return render_to_string(f"{TEMPLATE}#{partial}", context)
 
 
