@@ -8,6 +8,7 @@ from datetime import datetime
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q
 from django.http import (
@@ -54,6 +55,19 @@ def _label(choices, value: str) -> str:
 
 def _transcript_url(conversation_id: uuid.UUID) -> str:
     return reverse("admin:welfare_admin_endedconversation_change", args=[conversation_id])
+
+
+class SortThenFetchPage(ChangeList):
+    """SQLite computes a row's select list (correlated subqueries, joined columns) for every matching row
+    before it sorts and applies LIMIT. At 100,000 conversations the annotated first page of ended
+    conversations took ~150 ms and the requests list with its joins ~100 ms. So sort and page the bare
+    ids, then fetch the page's 100 rows with their annotations and joins: one more query, ~10–30 ms."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        ids = list(self.result_list.values_list("pk", flat=True))
+        rows = {row.pk: row for row in self.queryset.order_by().filter(pk__in=ids)}
+        self.result_list = [rows[pk] for pk in ids]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -106,6 +120,9 @@ class EndedConversationAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).for_audit()
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return SortThenFetchPage
 
     def get_search_results(self, request: HttpRequest, queryset, search_term: str):
         """Every word must match the email, title, summary or some message; Exists keeps one row per
@@ -320,7 +337,8 @@ class WelfareRequestAdmin(ReadOnlyAdmin):
     ]
     list_select_related = ["user", "conversation"]
     list_per_page = 100
-    date_hierarchy = "created_at"
+    # No date_hierarchy: its year/month links run a Python function per row on SQLite (~160 ms at 6,600
+    # requests); the created_at filter covers dates.
     search_fields = ["user__email", "text", "staff_note", "conversation__title"]
     search_help_text = "User email, the request's text, the staff note, or the conversation's title."
     ordering = ["-created_at", "-id"]
@@ -328,6 +346,9 @@ class WelfareRequestAdmin(ReadOnlyAdmin):
 
     def has_resolve_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(permissions.RESOLVE)
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return SortThenFetchPage
 
     @admin.display(description="User", ordering="user__email")
     def user_email(self, obj: WelfareRequest) -> str:

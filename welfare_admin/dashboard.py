@@ -1,13 +1,19 @@
-"""The welfare dashboard's numbers for the last 30 days. Everything is counted by the database (grouped by
-day with TruncDate): eight queries, whatever the number of conversations."""
+"""The welfare dashboard's numbers for the last 30 days. Everything is counted by the database, grouped by
+day: eight queries, whatever the number of conversations.
+
+Days are UTC days (Bowout runs with TIME_ZONE = "UTC"), taken with Cast(..., DateField()): SQLite's
+`date()` and PostgreSQL's `::date` in the database's own code. TruncDate would convert to the current time
+zone, which on SQLite is a Python function called for every row: measured at 100,000 conversations, the
+"started per day" count took 350–1,300 ms with TruncDate and 30 ms with Cast and COUNT(*) (which SQLite
+answers from the created_at index alone)."""
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, DateField, OuterRef, Subquery
 from django.db.models.fields.json import KT
-from django.db.models.functions import Substr, TruncDate
+from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
 from chat.models import Conversation, ConversationEvent, EndedBy, EndReason, UserRequest
@@ -77,9 +83,9 @@ def _per_1000(count: int, total: int) -> float:
 
 
 def welfare_stats(today: date | None = None) -> Stats:
-    today = today or timezone.localdate()
+    today = today or timezone.now().astimezone(UTC).date()
     first_day = today - timedelta(days=WINDOW_DAYS - 1)
-    since = timezone.make_aware(datetime.combine(first_day, time.min))
+    since = datetime.combine(first_day, time.min, tzinfo=UTC)
     days = [first_day + timedelta(days=i) for i in range(WINDOW_DAYS)]
     index = {day: i for i, day in enumerate(days)}
     stats = Stats(
@@ -93,9 +99,9 @@ def welfare_stats(today: date | None = None) -> Stats:
 
     started = (
         Conversation.objects.filter(created_at__gte=since)
-        .annotate(day=TruncDate("created_at"))
+        .annotate(day=Cast("created_at", DateField()))
         .values("day")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     for row in started:
@@ -106,15 +112,15 @@ def welfare_stats(today: date | None = None) -> Stats:
     # on the conversation and keeps it in the reopen event). A reversed end still counts: it happened.
     current_ends = (
         Conversation.objects.filter(ended_at__gte=since)
-        .annotate(day=TruncDate("ended_at"))
+        .annotate(day=Cast("ended_at", DateField()))
         .values("day", "ended_by", "end_reason")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     ends = [(row["day"], row["ended_by"], row["end_reason"], row["n"]) for row in current_ends]
     reopened_ends = (
         ConversationEvent.objects.filter(kind=ConversationEvent.Kind.STAFF_ACTION, detail__action="reopen")
-        # The stored ISO timestamp's date (UTC; Bowout runs with TIME_ZONE = "UTC").
+        # The date of the stored ISO timestamp, which chat writes in UTC.
         .annotate(
             day=Substr(KT("detail__previous_end__ended_at"), 1, 10),
             by=KT("detail__previous_end__ended_by"),

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.db.models import Exists, OuterRef
 
 from chat.models import EndedBy, EndReason, UserRequest
-from welfare_admin.models import FEEDBACK_KINDS, ReviewStatus
+from welfare_admin.models import FEEDBACK_KINDS, ReviewStatus, reopened_conversation_ids
 
 
 class EndedByFilter(admin.SimpleListFilter):
@@ -106,7 +106,7 @@ class StateFilter(admin.SimpleListFilter):
         if self.value() == "ended":
             return queryset.filter(ended_at__isnull=False)
         if self.value() == "reopened":
-            return queryset.filter(reopened_at__isnull=False)
+            return queryset.filter(pk__in=reopened_conversation_ids())
         if self.value() == "deleted":
             return queryset.filter(deleted_at__isnull=False)
         return queryset

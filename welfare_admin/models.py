@@ -1,9 +1,11 @@
 """What staff audit: ended conversations and user requests (proxies over chat's tables, so the audit has its
 own permissions and admin without touching chat), and the immutable log of every staff action."""
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Exists, OuterRef, Q, Subquery, Value
+from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
@@ -92,6 +94,23 @@ def _latest_reopen_value(key: str) -> Subquery:
     return Subquery(latest.values_list(KT(f"detail__previous_end__{key}"))[:1])
 
 
+# "Has ended" as a range, not IS NOT NULL: SQLite then answers the list's OR (ended, or reopened) from two
+# indexes; with IS NOT NULL it scanned the whole table (measured at 100,000 conversations: 28 ms → 1 ms).
+EVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def reopened_conversation_ids() -> models.QuerySet:
+    """Conversations staff have reopened, from the staff-action events (indexed by kind) rather than
+    chat's `reopened_at` (not indexed)."""
+    return ConversationEvent.objects.filter(
+        kind=ConversationEvent.Kind.STAFF_ACTION, detail__action="reopen"
+    ).values("conversation_id")
+
+
+def ended_or_reopened() -> Q:
+    return Q(ended_at__gt=EVER) | Q(pk__in=reopened_conversation_ids())
+
+
 class EndedConversationQuerySet(ConversationQuerySet):
     def for_audit(self) -> "EndedConversationQuerySet":
         """Each row with its end (the current one, or the one staff reopened), turns, feedback and review
@@ -127,8 +146,8 @@ class EndedConversationQuerySet(ConversationQuerySet):
                 Value(""),
                 output_field=models.TextField(),
             ),
-            # ISO text, read only for reopened rows (whose ended_at is cleared).
-            previous_ended_at=_latest_reopen_value("ended_at"),
+            # ISO text, needed only for reopened rows (whose ended_at is cleared).
+            previous_ended_at=Case(When(ended_at__isnull=True, then=_latest_reopen_value("ended_at"))),
             turns=Coalesce(Subquery(user_turns), 0),
             has_feedback=Exists(
                 UserRequest.objects.filter(conversation=OuterRef("pk"), kind__in=FEEDBACK_KINDS)
@@ -140,13 +159,13 @@ class EndedConversationQuerySet(ConversationQuerySet):
         """What an auditor may open: ended or reopened conversations, and any other one a user asked
         something about (a thumbs-down in an ongoing chat)."""
         asked = Exists(UserRequest.objects.filter(conversation=OuterRef("pk")))
-        return self.filter(Q(ended_at__isnull=False) | Q(reopened_at__isnull=False) | Q(asked)).for_audit()
+        return self.filter(ended_or_reopened() | Q(asked)).for_audit()
 
 
 class EndedConversationManager(models.Manager.from_queryset(EndedConversationQuerySet)):
     def get_queryset(self) -> EndedConversationQuerySet:
         # Reopened conversations stay on the list: the end happened, and its review is part of the audit.
-        return super().get_queryset().filter(Q(ended_at__isnull=False) | Q(reopened_at__isnull=False))
+        return super().get_queryset().filter(ended_or_reopened())
 
 
 class EndedConversation(Conversation):

@@ -174,3 +174,24 @@ def test_the_list_links_to_each_transcript_and_escapes_titles(auditor_client, al
     html = auditor_client.get(LIST).content.decode()
     assert reverse("admin:welfare_admin_endedconversation_change", args=[c.pk]) in html
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+def test_pages_keep_the_order_of_the_list(auditor_client, alice, monkeypatch):
+    """Rows are sorted and paged on their ids, then fetched with their annotations: the order must hold."""
+    from django.contrib import admin
+
+    from welfare_admin.models import EndedConversation
+
+    monkeypatch.setattr(admin.site._registry[EndedConversation], "list_per_page", 2)
+    now = timezone.now()
+    for i in range(5):
+        builders.ended(
+            alice, title=f"Ended {i}", at=now - timedelta(hours=10), ended_at=now - timedelta(hours=i)
+        )
+    first = auditor_client.get(LIST)
+    second = auditor_client.get(f"{LIST}?p=2")
+    assert [r.display_title for r in first.context["cl"].result_list] == ["Ended 0", "Ended 1"]
+    assert [r.display_title for r in second.context["cl"].result_list] == ["Ended 2", "Ended 3"]
+    assert second.context["cl"].result_list[0].turns == 2  # annotated after paging
+    by_turns = auditor_client.get(f"{LIST}?o=-7.1")  # turns column, then ended
+    assert by_turns.status_code == 200

@@ -136,6 +136,9 @@ def test_audit_entries_cannot_be_changed_or_deleted(auditor, ended, superuser):
     assert not model_admin.has_delete_permission(request, entry)
     client = client_for(superuser)
     change = reverse("admin:welfare_admin_auditentry_change", args=[entry.pk])
+    page = client.get(change)
+    assert page.status_code == 200 and "Checked" in page.content.decode()
+    assert 'name="_save"' not in page.content.decode()  # view only: no save button
     assert client.post(change, {"note": "rewritten"}).status_code == 403
     delete = reverse("admin:welfare_admin_auditentry_delete", args=[entry.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 403
