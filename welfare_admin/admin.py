@@ -246,7 +246,8 @@ class EndedConversationAdmin(ReadOnlyAdmin):
             "review_status": _label(ReviewStatus, conversation.review),
             "timeline": transcript.timeline(conversation),
             "audit_entries": AuditEntry.objects.filter(conversation=conversation),
-            "can_review": user.has_perm(permissions.REVIEW),
+            "can_review": user.has_perm(permissions.REVIEW)
+            and (conversation.is_ended or conversation.reopened_at is not None),
             "can_reopen": user.has_perm(permissions.REOPEN) and conversation.is_ended,
             "review_form": review_form or ReviewForm(),
             "reopen_form": reopen_form or ReopenForm(),
@@ -264,10 +265,14 @@ class EndedConversationAdmin(ReadOnlyAdmin):
         form = ReviewForm(request.POST)
         if not form.is_valid():
             return self._render_transcript(request, conversation, review_form=form, status=400)
-        entry = audit.review_conversation(
-            request.user, conversation, form.cleaned_data["verdict"], form.cleaned_data["note"]
-        )
-        messages.success(request, f"Recorded: {entry.get_action_display()}.")
+        try:
+            entry = audit.review_conversation(
+                request.user, conversation, form.cleaned_data["verdict"], form.cleaned_data["note"]
+            )
+        except audit.StaffActionError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Recorded: {entry.get_action_display()}.")
         return HttpResponseRedirect(_transcript_url(conversation.pk))
 
     def reopen_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:

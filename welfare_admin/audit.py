@@ -54,6 +54,8 @@ def review_conversation(actor, conversation: Conversation, verdict: str, note: s
     """Mark an end reviewed: upheld (the end was right) or mistaken. The latest review is the status."""
     if verdict not in (AuditEntry.Action.UPHELD, AuditEntry.Action.MISTAKEN):
         raise StaffActionError("Choose upheld or mistaken.")
+    if conversation.ended_at is None and conversation.reopened_at is None:
+        raise StaffActionError("This conversation has not ended: there is no end to review.")
     return record(actor, verdict, note=_clean_note(note), conversation=conversation)
 
 

@@ -154,3 +154,15 @@ def test_the_audit_log_lists_every_action(superuser_client, auditor, reopener, e
     html = response.content.decode()
     assert response.status_code == 200
     assert "Too quick" in html and "Reopening" in html and "reopener@example.com" in html
+
+
+def test_a_conversation_that_has_not_ended_cannot_be_reviewed(auditor_client, alice):
+    from chat.models import UserRequest
+
+    c = builders.conversation(alice, title="Open, with a thumbs-down")
+    builders.request(c, UserRequest.Kind.THUMBS_DOWN, message=c.messages.last())
+    page = auditor_client.get(url("change", c)).content.decode()
+    assert 'data-role="review-form"' not in page and "no end to review" in page
+    response = auditor_client.post(url("review", c), {"verdict": "upheld", "note": "x"}, follow=True)
+    assert "no end to review" in response.content.decode()
+    assert not AuditEntry.objects.exists()
