@@ -67,7 +67,8 @@ class SortThenFetchPage(ChangeList):
         super().get_results(request)
         ids = list(self.result_list.values_list("pk", flat=True))
         rows = {row.pk: row for row in self.queryset.order_by().filter(pk__in=ids)}
-        self.result_list = [rows[pk] for pk in ids]
+        # A row deleted between the two queries is simply left out.
+        self.result_list = [rows[pk] for pk in ids if pk in rows]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
