@@ -329,8 +329,9 @@ def reopen_by_staff(staff_user, conversation: Conversation, note: str) -> bool:
             detail={"action": "reopen", "note": note, "previous_end": previous},
         )
     conversation.refresh_from_db()
-    # Open tabs get the composer back at once (this runs in a sync view: async_to_sync is safe here).
-    async_to_sync(publish)(conversation, render_reopened(conversation))
+    # Open tabs get the composer back, once the reopen (and any audit entry written with it) is committed.
+    html = render_reopened(conversation)
+    transaction.on_commit(lambda: async_to_sync(publish)(conversation, html))
     return True
 
 

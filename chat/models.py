@@ -122,6 +122,7 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["conversation", "role"], name="message_conversation_role")]
         constraints = [
             models.UniqueConstraint(
                 fields=["conversation", "client_id"],
