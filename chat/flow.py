@@ -7,6 +7,7 @@ line. No transaction is held while the model streams.
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import uuid
 from dataclasses import dataclass
@@ -536,7 +537,11 @@ _running: dict[int, asyncio.Task] = {}
 
 
 def start_generation(reply: Message) -> asyncio.Task:
-    task = asyncio.create_task(generate_reply(reply.pk), name=f"reply-{reply.pk}")
+    # A fresh context: a task started by a view would otherwise inherit the request's thread-sensitive
+    # executor, which is shut down when the response is sent, and its database calls would then fail.
+    task = asyncio.create_task(
+        generate_reply(reply.pk), name=f"reply-{reply.pk}", context=contextvars.Context()
+    )
     _running[reply.pk] = task
     task.add_done_callback(lambda _: _running.pop(reply.pk, None))
     return task

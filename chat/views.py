@@ -21,6 +21,13 @@ def _get_conversation(request: HttpRequest, conversation_id: UUID) -> Conversati
         raise Http404("No such conversation") from None
 
 
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """Navigate after a write: htmx callers are told where to go, plain forms are redirected."""
+    if request.htmx:
+        return HttpResponse(status=204, headers={"HX-Redirect": url})
+    return redirect(url)
+
+
 def _sidebar(user) -> list[Conversation]:
     return list(Conversation.objects.for_user(user).recent_first()[:200])
 
@@ -36,10 +43,10 @@ def home(request: HttpRequest) -> HttpResponse:
 def new_conversation(request: HttpRequest) -> HttpResponse:
     # Pressing "New chat" twice should not leave a trail of empty chats behind.
     latest = Conversation.objects.for_user(request.user).recent_first().first()
-    if latest is not None and not latest.messages.exists():
-        return redirect("chat:conversation", conversation_id=latest.pk)
+    if latest is not None and not latest.messages.exists() and not latest.is_ended:
+        return _go(request, reverse("chat:conversation", args=[latest.pk]))
     conversation = Conversation.objects.create(user=request.user)
-    return redirect("chat:conversation", conversation_id=conversation.pk)
+    return _go(request, reverse("chat:conversation", args=[conversation.pk]))
 
 
 def render_conversation(
@@ -74,7 +81,12 @@ def _refuse(
     if isinstance(error, flow.ConversationNotFound):
         raise Http404("No such conversation")
     if request.htmx:
-        return render(request, f"{TEMPLATE}#composer-error", {"error": error.message}, status=error.status)
+        # Out of band into the page's error slot; the form that asked is left as it is, text and all.
+        response = render(
+            request, f"{TEMPLATE}#composer-error", {"error": error.message, "error_oob": True}, status=error.status
+        )
+        response["HX-Reswap"] = "none"
+        return response
     conversation = _get_conversation(request, conversation_id)
     return render_conversation(request, conversation, error=error.message, draft=draft, status=error.status)
 
@@ -166,7 +178,7 @@ async def end(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
     if stopped is not None:
         flow.cancel_local_generation(stopped.pk)
     await flow.publish(conversation, await sync_to_async(flow.render_snapshot)(conversation))
-    return redirect("chat:conversation", conversation_id=conversation_id)
+    return _go(request, reverse("chat:conversation", args=[conversation_id]))
 
 
 def _end_confirmation(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
@@ -190,7 +202,7 @@ async def edit(request: HttpRequest, conversation_id: UUID, message_id: int) -> 
     flow.start_generation(posted.reply)
     url = reverse("chat:conversation", args=[posted.conversation.pk])
     if request.htmx:
-        return HttpResponse(status=204, headers={"HX-Redirect": url})
+        return _go(request, url)
     await flow.wait_for_generation(posted.reply.pk)
     return redirect(url + f"#msg-{posted.reply.pk}")
 

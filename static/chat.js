@@ -71,3 +71,8 @@ document.addEventListener("submit", (evt) => {
   evt.preventDefault();
   dialog.showModal();
 });
+
+document.addEventListener("click", (evt) => {
+  const button = evt.target.closest("[data-closes-dialog]");
+  if (button) document.getElementById(button.dataset.closesDialog)?.close();
+});
