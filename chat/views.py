@@ -83,7 +83,10 @@ def _refuse(
     if request.htmx:
         # Out of band into the page's error slot; the form that asked is left as it is, text and all.
         response = render(
-            request, f"{TEMPLATE}#composer-error", {"error": error.message, "error_oob": True}, status=error.status
+            request,
+            f"{TEMPLATE}#composer-error",
+            {"error": error.message, "error_oob": True},
+            status=error.status,
         )
         response["HX-Reswap"] = "none"
         return response

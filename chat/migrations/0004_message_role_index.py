@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chat', '0003_reopened'),
+        ("chat", "0003_reopened"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['conversation', 'role'], name='message_conversation_role'),
+            model_name="message",
+            index=models.Index(fields=["conversation", "role"], name="message_conversation_role"),
         ),
     ]
