@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_URL ?= postgres://postgres@127.0.0.1:5432/bowout
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test test-sqlite test-services lint format install chromium
+.PHONY: run demo test test-sqlite test-services lint format install chromium
 
 install: $(STAMPS)/venv
 
@@ -31,6 +31,13 @@ run: install
 	$(PY) manage.py migrate --noinput
 	@echo "Bowout on http://127.0.0.1:8000 — sign up there. Model: $$([ -n "$$ANTHROPIC_API_KEY" ] && echo Claude || echo 'offline demo (set ANTHROPIC_API_KEY for Claude)')"
 	$(PY) manage.py runserver 127.0.0.1:8000
+
+# A populated staff area to look around in: demo conversations, ends, events and requests.
+demo: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "Now create a staff account (make a superuser, or add a staff user to 'Welfare auditors'):"
+	@echo "  $(PY) manage.py createsuperuser   then open http://127.0.0.1:8000/admin/welfare/ after make run"
 
 # The whole suite on SQLite and the in-memory layer, then the database and channel-layer tests again
 # on PostgreSQL and Redis when they are reachable (required in CI).
