@@ -4,7 +4,7 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from chat import flow
+from chat import flow, fragments, generation
 
 logger = logging.getLogger("bowout.chat")
 
@@ -38,7 +38,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     def _snapshot(self) -> str:
         conversation = flow.get_conversation(self.user, self.conversation_id)
         flow.mark_stale_replies_interrupted(conversation)
-        return flow.render_snapshot(conversation)
+        return fragments.render_snapshot(conversation)
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group_name"):
@@ -75,23 +75,23 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             # A resend after a reconnect: nothing new, but make sure this tab shows what exists.
             await self.send(text_data=await database_sync_to_async(self._snapshot)())
             return
-        await flow.publish(self.conversation_id, flow.render_posted(posted))
-        flow.start_generation(posted.reply)
+        await fragments.publish(self.conversation_id, fragments.render_posted(posted))
+        generation.start_generation(posted.reply)
 
     async def stop_reply(self, data: dict) -> None:
         reply = await database_sync_to_async(flow.request_stop)(self.user, self.conversation_id)
         if reply is not None:
-            flow.cancel_local_generation(reply.pk)
+            generation.cancel_local_generation(reply.pk)
 
     async def retry_reply(self, data: dict) -> None:
         reply = await database_sync_to_async(flow.retry_reply)(
             self.user, self.conversation_id, data.get("message_id")
         )
-        await flow.publish(self.conversation_id, flow.render_appended(reply))
-        flow.start_generation(reply)
+        await fragments.publish(self.conversation_id, fragments.render_appended(reply))
+        generation.start_generation(reply)
 
     async def send_error(self, text: str) -> None:
-        await self.send(text_data=flow.render_error(text))
+        await self.send(text_data=fragments.render_error(text))
 
     async def chat_html(self, event: dict) -> None:
         await self.send(text_data=event["html"])

@@ -1,30 +1,21 @@
-"""Posting messages and generating replies: the one path that the websocket and the HTTP views share.
+"""Posting, stopping, ending and branching: the one path that the websocket and the HTTP views share.
 
 Writes happen in short transactions that start with a conditional UPDATE of the conversation row, so
 that on SQLite (IMMEDIATE transactions) and PostgreSQL (row lock) alike two racing requests are put in
 line. No transaction is held while the model streams.
 """
 
-import asyncio
-import contextlib
-import contextvars
 import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import anthropic
-import httpx2
 from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
-from chat import claude, history, turns, welfare
-from chat.markdown import render_markdown
+from chat import claude, fragments, welfare
 from chat.models import (
     Conversation,
     ConversationEvent,
@@ -34,7 +25,6 @@ from chat.models import (
     MessageRating,
     UserRequest,
 )
-from chat.turns import TurnProgress
 
 logger = logging.getLogger("bowout.chat")
 
@@ -281,7 +271,7 @@ def _mark_ended(conversation: Conversation, by: str, reason: str, summary: str) 
     return bool(ended)
 
 
-def _end_by_assistant(reply: Message, decision: welfare.Decision) -> None:
+def end_by_assistant(reply: Message, decision: welfare.Decision) -> None:
     """Claude's confirmed end_conversation call, honoured by the policy. A user end that got there first
     stands."""
     conversation = reply.conversation
@@ -331,8 +321,8 @@ def reopen_by_staff(staff_user, conversation: Conversation, note: str) -> bool:
         )
     conversation.refresh_from_db()
     # Open tabs get the composer back, once the reopen (and any audit entry written with it) is committed.
-    html = render_reopened(conversation)
-    transaction.on_commit(lambda: async_to_sync(publish)(conversation, html))
+    html = fragments.render_reopened(conversation)
+    transaction.on_commit(lambda: async_to_sync(fragments.publish)(conversation, html))
     return True
 
 
@@ -415,23 +405,6 @@ def give_end_feedback(
     )
 
 
-def messages_for_display(conversation: Conversation, user) -> list[Message]:
-    """Messages in order, each with the viewer's own rating (one query for all)."""
-    messages = list(conversation.messages.all())
-    ratings = dict(
-        MessageRating.objects.filter(message__conversation=conversation, user=user).values_list(
-            "message_id", "rating"
-        )
-    )
-    for message in messages:
-        message.my_rating = ratings.get(message.pk, "")
-    return messages
-
-
-def shows_support(conversation: Conversation) -> bool:
-    return conversation.events.filter(kind=ConversationEvent.Kind.CRISIS_DETECTED).exists()
-
-
 def rename_conversation(user, conversation_id: Any, title: Any) -> Conversation:
     if not isinstance(title, str) or not title.strip():
         raise InvalidMessage("A title cannot be empty.")
@@ -456,236 +429,3 @@ def mark_stale_replies_interrupted(conversation: Conversation) -> None:
     Message.objects.filter(
         conversation=conversation, status=Message.Status.STREAMING, updated_at__lt=cutoff
     ).update(status=Message.Status.INTERRUPTED, error="This reply was interrupted. You can retry it.")
-
-
-# --- Rendering and publishing -------------------------------------------------------------------
-
-TEMPLATE = "chat/conversation.html"
-
-
-def _render(partial: str, **context: Any) -> str:
-    context.setdefault("crisis_resources", settings.BOWOUT_CRISIS_RESOURCES)
-    return render_to_string(f"{TEMPLATE}#{partial}", context)
-
-
-def render_message(message: Message, *, oob: str = "") -> str:
-    return _render("message", message=message, swap=oob)
-
-
-def render_appended(message: Message) -> str:
-    """A new message at the end of the list. htmx appends the children of a `beforeend` out-of-band
-    element, so the message goes inside a wrapper."""
-    return _render("message-append", message=message)
-
-
-def render_controls(conversation: Conversation, *, streaming: bool) -> str:
-    return _render("controls", conversation=conversation, streaming=streaming, oob=True)
-
-
-def render_error(text: str) -> str:
-    return _render("composer-error", error=text, error_oob=True)
-
-
-def render_snapshot(conversation: Conversation) -> str:
-    """The whole state of a conversation: swapped in when a socket (re)connects, and sent to every tab
-    when the conversation ends."""
-    messages = messages_for_display(conversation, conversation.user)
-    return _render(
-        "snapshot",
-        conversation=conversation,
-        messages=messages,
-        streaming=any(m.is_streaming for m in messages),
-        support=shows_support(conversation),
-        oob=True,
-    )
-
-
-def render_reopened(conversation: Conversation) -> str:
-    return render_snapshot(conversation) + _render(
-        "composer-area",
-        conversation=conversation,
-        oob=True,
-        new_client_id=uuid.uuid4(),
-        max_message_chars=f"{settings.BOWOUT_MAX_MESSAGE_CHARS:,}",
-    )
-
-
-def render_posted(posted: Posted) -> str:
-    html = render_appended(posted.user_message)
-    if posted.reply is not None:
-        html += render_appended(posted.reply)
-    html += render_controls(posted.conversation, streaming=True)
-    html += _render("title", conversation=posted.conversation, oob=True)
-    html += render_to_string("chat/sidebar.html#sidebar-link", {"item": posted.conversation, "oob": True})
-    if posted.support:
-        html += _render("support-panel", support=True, oob=True)
-    return html
-
-
-async def publish(conversation: Conversation | uuid.UUID, html: str) -> None:
-    """Send an HTML fragment to every open tab of the conversation, on every worker."""
-    conversation_id = conversation.pk if isinstance(conversation, Conversation) else conversation
-    await get_channel_layer().group_send(
-        f"conversation.{conversation_id.hex}", {"type": "chat.html", "html": html}
-    )
-
-
-# --- Generating -----------------------------------------------------------------------------------
-
-# Replies generating in this process, so Stop can cancel one at once and nothing is collected early.
-_running: dict[int, asyncio.Task] = {}
-
-
-def start_generation(reply: Message) -> asyncio.Task:
-    # A fresh context: a task started by a view would otherwise inherit the request's thread-sensitive
-    # executor, which is shut down when the response is sent, and its database calls would then fail.
-    task = asyncio.create_task(
-        generate_reply(reply.pk), name=f"reply-{reply.pk}", context=contextvars.Context()
-    )
-    _running[reply.pk] = task
-    task.add_done_callback(lambda _: _running.pop(reply.pk, None))
-    return task
-
-
-def cancel_local_generation(reply_id: int) -> None:
-    task = _running.get(reply_id)
-    if task is not None:
-        task.cancel()
-
-
-async def wait_for_generation(reply_id: int) -> None:
-    """Wait for a reply without tying its life to the waiter: a cancelled waiter leaves it running."""
-    task = _running.get(reply_id)
-    if task is not None:
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(task)
-
-
-def _load_for_generation(reply_id: int) -> tuple[Message, list[dict]]:
-    reply = Message.objects.select_related("conversation").get(pk=reply_id)
-    earlier = reply.conversation.messages.filter(id__lt=reply.pk).exclude(status=Message.Status.STREAMING)
-    return reply, history_of(earlier)
-
-
-def history_of(messages) -> list[dict]:
-    raw = []
-    for message in messages:
-        if message.is_user:
-            raw.append({"role": "user", "content": message.content})
-        elif message.turns:
-            raw.extend(message.turns)
-        elif message.status != Message.Status.FAILED:
-            raw.append({"role": "assistant", "content": message.content})
-    return history.normalize(raw)
-
-
-def _save_progress(reply_id: int, text: str) -> bool:
-    """Save the text so far; False when the reply is no longer streaming (Stop or an end, anywhere)."""
-    return bool(
-        Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING).update(
-            content=text, updated_at=timezone.now()
-        )
-    )
-
-
-def _finish(reply_id: int, progress: TurnProgress, status: str, error: str) -> Message:
-    with transaction.atomic():
-        # A Stop recorded meanwhile wins over how the stream ended, and is no error.
-        moved = Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING).update(status=status)
-        Message.objects.filter(pk=reply_id).update(
-            content=progress.text,
-            content_html=render_markdown(progress.text),
-            turns=progress.turns,
-            stop_reason=progress.stop_reason,
-            input_tokens=progress.input_tokens,
-            output_tokens=progress.output_tokens,
-            error=error if moved else "",
-            updated_at=timezone.now(),
-        )
-        reply = Message.objects.select_related("conversation").get(pk=reply_id)
-        if progress.end is not None and status == Message.Status.COMPLETE:
-            _end_by_assistant(reply, progress.end)
-            reply.conversation.refresh_from_db()
-    return reply
-
-
-def _record_decision(
-    reply_id: int, conversation_id: uuid.UUID, decision: welfare.Decision, tool_input: dict
-) -> None:
-    kind = {
-        "confirm": ConversationEvent.Kind.END_CONFIRM_REQUESTED,
-        "honour": ConversationEvent.Kind.END_HONOURED,
-        "decline": ConversationEvent.Kind.END_DECLINED,
-    }[decision.outcome]
-    detail = {"reason": decision.reason, "summary": decision.summary, "input": tool_input}
-    if decision.cause:
-        detail["cause"] = decision.cause
-    if decision.crisis_terms:
-        detail["crisis_terms"] = list(decision.crisis_terms)
-    ConversationEvent.objects.create(
-        conversation_id=conversation_id, message_id=reply_id, kind=kind, detail=detail
-    )
-
-
-async def generate_reply(reply_id: int) -> Message:
-    """Stream a reply from the model into the saved message and every open tab."""
-    reply, messages = await database_sync_to_async(_load_for_generation)(reply_id)
-    if reply.status != Message.Status.STREAMING:
-        return reply  # stopped, or the conversation ended, before it began
-    conversation_id = reply.conversation_id
-    progress = TurnProgress()
-    flush_every = settings.BOWOUT_STREAM_FLUSH_SECONDS
-    loop = asyncio.get_running_loop()
-    last_flush = -flush_every  # the first words go out at once; later ones are gathered
-
-    async def on_text(text: str) -> bool:
-        nonlocal last_flush
-        if loop.time() - last_flush < flush_every:
-            return True
-        last_flush = loop.time()
-        if not await database_sync_to_async(_save_progress)(reply_id, text):
-            return False
-        await publish(conversation_id, _render_stream(reply_id, text))
-        return True
-
-    async def on_decision(decision: welfare.Decision, tool_input: dict) -> None:
-        await database_sync_to_async(_record_decision)(reply_id, conversation_id, decision, tool_input)
-
-    status, error = Message.Status.COMPLETE, ""
-    try:
-        finished = await turns.run_turn(
-            messages, progress, policy=welfare_policy(), on_text=on_text, on_decision=on_decision
-        )
-        if not finished:
-            status = Message.Status.STOPPED
-            progress.keep_partial_round()
-    except asyncio.CancelledError:
-        # Stop in this process (the row already says stopped) or the server shutting down (interrupted).
-        progress.keep_partial_round()
-        await asyncio.shield(
-            _finish_and_publish(reply_id, progress, Message.Status.INTERRUPTED, INTERRUPTED_ERROR)
-        )
-        raise
-    except (anthropic.APIError, httpx2.HTTPError) as exc:
-        logger.warning("Reply %s failed: %r", reply_id, exc)
-        progress.keep_partial_round()
-        status = Message.Status.INTERRUPTED if progress.text else Message.Status.FAILED
-        error = claude.describe_error(exc)
-    return await _finish_and_publish(reply_id, progress, status, error)
-
-
-INTERRUPTED_ERROR = "This reply was interrupted. You can retry it."
-
-
-def _render_stream(reply_id: int, text: str) -> str:
-    return render_to_string(f"{TEMPLATE}#stream-body", {"message_id": reply_id, "text": text})
-
-
-async def _finish_and_publish(reply_id: int, progress: TurnProgress, status: str, error: str) -> Message:
-    reply = await database_sync_to_async(_finish)(reply_id, progress, status, error)
-    if reply.conversation.is_ended:
-        html = await database_sync_to_async(render_snapshot)(reply.conversation)
-    else:
-        html = render_message(reply, oob="true") + render_controls(reply.conversation, streaming=False)
-    await publish(reply.conversation_id, html)
-    return reply

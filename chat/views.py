@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import flow
+from chat import flow, fragments, generation
 from chat.models import Conversation
 
 TEMPLATE = "chat/conversation.html"
@@ -53,13 +53,13 @@ def render_conversation(
     request: HttpRequest, conversation: Conversation, *, error: str = "", draft: str = "", status: int = 200
 ) -> HttpResponse:
     flow.mark_stale_replies_interrupted(conversation)
-    messages = flow.messages_for_display(conversation, request.user)
+    messages = fragments.messages_for_display(conversation, request.user)
     context = {
         "conversation": conversation,
         "conversations": _sidebar(request.user),
         "messages": messages,
         "streaming": any(m.is_streaming for m in messages),
-        "support": flow.shows_support(conversation),
+        "support": fragments.shows_support(conversation),
         "error": error,
         "draft": draft,
         # Without JavaScript the form's own id makes a double submit one message.
@@ -107,11 +107,11 @@ async def post_message(request: HttpRequest, conversation_id: UUID) -> HttpRespo
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error, text)
     if posted.created:
-        await flow.publish(posted.conversation, await sync_to_async(flow.render_posted)(posted))
-        flow.start_generation(posted.reply)
+        await fragments.publish(posted.conversation, await sync_to_async(fragments.render_posted)(posted))
+        generation.start_generation(posted.reply)
     if posted.reply is not None:
         # Shielded: a visitor who gives up waiting does not cancel the reply; it is saved all the same.
-        await flow.wait_for_generation(posted.reply.pk)
+        await generation.wait_for_generation(posted.reply.pk)
     anchor = f"#msg-{posted.reply.pk}" if posted.reply else ""
     return redirect(reverse("chat:conversation", args=[conversation_id]) + anchor)
 
@@ -124,9 +124,9 @@ async def retry(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
         reply = await sync_to_async(flow.retry_reply)(user, conversation_id, request.POST.get("message_id"))
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error)
-    await flow.publish(conversation_id, await sync_to_async(flow.render_appended)(reply))
-    flow.start_generation(reply)
-    await flow.wait_for_generation(reply.pk)
+    await fragments.publish(conversation_id, await sync_to_async(fragments.render_appended)(reply))
+    generation.start_generation(reply)
+    await generation.wait_for_generation(reply.pk)
     return redirect(reverse("chat:conversation", args=[conversation_id]) + f"#msg-{reply.pk}")
 
 
@@ -139,7 +139,7 @@ async def stop(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error)
     if reply is not None:
-        flow.cancel_local_generation(reply.pk)
+        generation.cancel_local_generation(reply.pk)
     return redirect("chat:conversation", conversation_id=conversation_id)
 
 
@@ -179,8 +179,8 @@ async def end(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error)
     if stopped is not None:
-        flow.cancel_local_generation(stopped.pk)
-    await flow.publish(conversation, await sync_to_async(flow.render_snapshot)(conversation))
+        generation.cancel_local_generation(stopped.pk)
+    await fragments.publish(conversation, await sync_to_async(fragments.render_snapshot)(conversation))
     return _go(request, reverse("chat:conversation", args=[conversation_id]))
 
 
@@ -202,11 +202,11 @@ async def edit(request: HttpRequest, conversation_id: UUID, message_id: int) -> 
         posted = await sync_to_async(flow.branch_from_message)(user, conversation_id, message_id, text)
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error, "")
-    flow.start_generation(posted.reply)
+    generation.start_generation(posted.reply)
     url = reverse("chat:conversation", args=[posted.conversation.pk])
     if request.htmx:
         return _go(request, url)
-    await flow.wait_for_generation(posted.reply.pk)
+    await generation.wait_for_generation(posted.reply.pk)
     return redirect(url + f"#msg-{posted.reply.pk}")
 
 

@@ -1,0 +1,110 @@
+"""The HTML fragments every open tab receives over the socket, and the one way they are sent.
+
+Rendered from the partials of `chat/conversation.html` (django-template-partials), so the page and its
+live updates cannot drift apart. No request here: see the note at the top of that template about CSRF.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.template.loader import render_to_string
+
+from chat.models import Conversation, ConversationEvent, Message, MessageRating
+
+if TYPE_CHECKING:
+    from chat.flow import Posted
+
+
+def messages_for_display(conversation: Conversation, user) -> list[Message]:
+    """Messages in order, each with the viewer's own rating (one query for all)."""
+    messages = list(conversation.messages.all())
+    ratings = dict(
+        MessageRating.objects.filter(message__conversation=conversation, user=user).values_list(
+            "message_id", "rating"
+        )
+    )
+    for message in messages:
+        message.my_rating = ratings.get(message.pk, "")
+    return messages
+
+
+def shows_support(conversation: Conversation) -> bool:
+    return conversation.events.filter(kind=ConversationEvent.Kind.CRISIS_DETECTED).exists()
+
+
+TEMPLATE = "chat/conversation.html"
+
+
+def _render(partial: str, **context: Any) -> str:
+    context.setdefault("crisis_resources", settings.BOWOUT_CRISIS_RESOURCES)
+    return render_to_string(f"{TEMPLATE}#{partial}", context)
+
+
+def render_message(message: Message, *, oob: str = "") -> str:
+    return _render("message", message=message, swap=oob)
+
+
+def render_appended(message: Message) -> str:
+    """A new message at the end of the list. htmx appends the children of a `beforeend` out-of-band
+    element, so the message goes inside a wrapper."""
+    return _render("message-append", message=message)
+
+
+def render_controls(conversation: Conversation, *, streaming: bool) -> str:
+    return _render("controls", conversation=conversation, streaming=streaming, oob=True)
+
+
+def render_error(text: str) -> str:
+    return _render("composer-error", error=text, error_oob=True)
+
+
+def render_snapshot(conversation: Conversation) -> str:
+    """The whole state of a conversation: swapped in when a socket (re)connects, and sent to every tab
+    when the conversation ends."""
+    messages = messages_for_display(conversation, conversation.user)
+    return _render(
+        "snapshot",
+        conversation=conversation,
+        messages=messages,
+        streaming=any(m.is_streaming for m in messages),
+        support=shows_support(conversation),
+        oob=True,
+    )
+
+
+def render_reopened(conversation: Conversation) -> str:
+    return render_snapshot(conversation) + _render(
+        "composer-area",
+        conversation=conversation,
+        oob=True,
+        new_client_id=uuid.uuid4(),
+        max_message_chars=f"{settings.BOWOUT_MAX_MESSAGE_CHARS:,}",
+    )
+
+
+def render_posted(posted: Posted) -> str:
+    html = render_appended(posted.user_message)
+    if posted.reply is not None:
+        html += render_appended(posted.reply)
+    html += render_controls(posted.conversation, streaming=True)
+    html += _render("title", conversation=posted.conversation, oob=True)
+    html += render_to_string("chat/sidebar.html#sidebar-link", {"item": posted.conversation, "oob": True})
+    if posted.support:
+        html += _render("support-panel", support=True, oob=True)
+    return html
+
+
+async def publish(conversation: Conversation | uuid.UUID, html: str) -> None:
+    """Send an HTML fragment to every open tab of the conversation, on every worker."""
+    conversation_id = conversation.pk if isinstance(conversation, Conversation) else conversation
+    await get_channel_layer().group_send(
+        f"conversation.{conversation_id.hex}", {"type": "chat.html", "html": html}
+    )
+
+
+def render_stream(reply_id: int, text: str) -> str:
+    return render_to_string(f"{TEMPLATE}#stream-body", {"message_id": reply_id, "text": text})

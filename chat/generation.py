@@ -1,0 +1,180 @@
+"""Generating a reply: stream it from the model into the saved message and every open tab.
+
+Runs as its own asyncio task, so a consumer stays free to handle Stop and a closed tab loses nothing.
+"""
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import uuid
+
+import anthropic
+import httpx2
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chat import claude, flow, fragments, history, turns, welfare
+from chat.markdown import render_markdown
+from chat.models import ConversationEvent, Message
+from chat.turns import TurnProgress
+
+logger = logging.getLogger("bowout.chat")
+
+# Replies generating in this process, so Stop can cancel one at once and nothing is collected early.
+_running: dict[int, asyncio.Task] = {}
+
+
+def start_generation(reply: Message) -> asyncio.Task:
+    # A fresh context: a task started by a view would otherwise inherit the request's thread-sensitive
+    # executor, which is shut down when the response is sent, and its database calls would then fail.
+    task = asyncio.create_task(
+        generate_reply(reply.pk), name=f"reply-{reply.pk}", context=contextvars.Context()
+    )
+    _running[reply.pk] = task
+    task.add_done_callback(lambda _: _running.pop(reply.pk, None))
+    return task
+
+
+def cancel_local_generation(reply_id: int) -> None:
+    task = _running.get(reply_id)
+    if task is not None:
+        task.cancel()
+
+
+async def wait_for_generation(reply_id: int) -> None:
+    """Wait for a reply without tying its life to the waiter: a cancelled waiter leaves it running."""
+    task = _running.get(reply_id)
+    if task is not None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+
+
+def _load_for_generation(reply_id: int) -> tuple[Message, list[dict]]:
+    reply = Message.objects.select_related("conversation").get(pk=reply_id)
+    earlier = reply.conversation.messages.filter(id__lt=reply.pk).exclude(status=Message.Status.STREAMING)
+    return reply, history_of(earlier)
+
+
+def history_of(messages) -> list[dict]:
+    raw = []
+    for message in messages:
+        if message.is_user:
+            raw.append({"role": "user", "content": message.content})
+        elif message.turns:
+            raw.extend(message.turns)
+        elif message.status != Message.Status.FAILED:
+            raw.append({"role": "assistant", "content": message.content})
+    return history.normalize(raw)
+
+
+def _save_progress(reply_id: int, text: str) -> bool:
+    """Save the text so far; False when the reply is no longer streaming (Stop or an end, anywhere)."""
+    return bool(
+        Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING).update(
+            content=text, updated_at=timezone.now()
+        )
+    )
+
+
+def _finish(reply_id: int, progress: TurnProgress, status: str, error: str) -> Message:
+    with transaction.atomic():
+        # A Stop recorded meanwhile wins over how the stream ended, and is no error.
+        moved = Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING).update(status=status)
+        Message.objects.filter(pk=reply_id).update(
+            content=progress.text,
+            content_html=render_markdown(progress.text),
+            turns=progress.turns,
+            stop_reason=progress.stop_reason,
+            input_tokens=progress.input_tokens,
+            output_tokens=progress.output_tokens,
+            error=error if moved else "",
+            updated_at=timezone.now(),
+        )
+        reply = Message.objects.select_related("conversation").get(pk=reply_id)
+        if progress.end is not None and status == Message.Status.COMPLETE:
+            flow.end_by_assistant(reply, progress.end)
+            reply.conversation.refresh_from_db()
+    return reply
+
+
+def _record_decision(
+    reply_id: int, conversation_id: uuid.UUID, decision: welfare.Decision, tool_input: dict
+) -> None:
+    kind = {
+        "confirm": ConversationEvent.Kind.END_CONFIRM_REQUESTED,
+        "honour": ConversationEvent.Kind.END_HONOURED,
+        "decline": ConversationEvent.Kind.END_DECLINED,
+    }[decision.outcome]
+    detail = {"reason": decision.reason, "summary": decision.summary, "input": tool_input}
+    if decision.cause:
+        detail["cause"] = decision.cause
+    if decision.crisis_terms:
+        detail["crisis_terms"] = list(decision.crisis_terms)
+    ConversationEvent.objects.create(
+        conversation_id=conversation_id, message_id=reply_id, kind=kind, detail=detail
+    )
+
+
+async def generate_reply(reply_id: int) -> Message:
+    """Stream a reply from the model into the saved message and every open tab."""
+    reply, messages = await database_sync_to_async(_load_for_generation)(reply_id)
+    if reply.status != Message.Status.STREAMING:
+        return reply  # stopped, or the conversation ended, before it began
+    conversation_id = reply.conversation_id
+    progress = TurnProgress()
+    flush_every = settings.BOWOUT_STREAM_FLUSH_SECONDS
+    loop = asyncio.get_running_loop()
+    last_flush = -flush_every  # the first words go out at once; later ones are gathered
+
+    async def on_text(text: str) -> bool:
+        nonlocal last_flush
+        if loop.time() - last_flush < flush_every:
+            return True
+        last_flush = loop.time()
+        if not await database_sync_to_async(_save_progress)(reply_id, text):
+            return False
+        await fragments.publish(conversation_id, fragments.render_stream(reply_id, text))
+        return True
+
+    async def on_decision(decision: welfare.Decision, tool_input: dict) -> None:
+        await database_sync_to_async(_record_decision)(reply_id, conversation_id, decision, tool_input)
+
+    status, error = Message.Status.COMPLETE, ""
+    try:
+        finished = await turns.run_turn(
+            messages, progress, policy=flow.welfare_policy(), on_text=on_text, on_decision=on_decision
+        )
+        if not finished:
+            status = Message.Status.STOPPED
+            progress.keep_partial_round()
+    except asyncio.CancelledError:
+        # Stop in this process (the row already says stopped) or the server shutting down (interrupted).
+        progress.keep_partial_round()
+        await asyncio.shield(
+            _finish_and_publish(reply_id, progress, Message.Status.INTERRUPTED, INTERRUPTED_ERROR)
+        )
+        raise
+    except (anthropic.APIError, httpx2.HTTPError) as exc:
+        logger.warning("Reply %s failed: %r", reply_id, exc)
+        progress.keep_partial_round()
+        status = Message.Status.INTERRUPTED if progress.text else Message.Status.FAILED
+        error = claude.describe_error(exc)
+    return await _finish_and_publish(reply_id, progress, status, error)
+
+
+INTERRUPTED_ERROR = "This reply was interrupted. You can retry it."
+
+
+async def _finish_and_publish(reply_id: int, progress: TurnProgress, status: str, error: str) -> Message:
+    reply = await database_sync_to_async(_finish)(reply_id, progress, status, error)
+    if reply.conversation.is_ended:
+        html = await database_sync_to_async(fragments.render_snapshot)(reply.conversation)
+    else:
+        html = fragments.render_message(reply, oob="true") + fragments.render_controls(
+            reply.conversation, streaming=False
+        )
+    await fragments.publish(reply.conversation_id, html)
+    return reply
