@@ -1,5 +1,6 @@
 import json
 import logging
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -33,11 +34,18 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         # Join the group before reading the snapshot, so nothing between the two is missed.
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
-        await self.send(text_data=await database_sync_to_async(self._snapshot)())
+        # The page says which state it shows (?v=); a tab that is up to date is left alone.
+        shown = parse_qs(self.scope.get("query_string", b"").decode()).get("v", [""])[0]
+        snapshot = await database_sync_to_async(self._snapshot)(shown)
+        if snapshot:
+            await self.send(text_data=snapshot)
 
-    def _snapshot(self) -> str:
+    def _snapshot(self, shown: str = "") -> str:
+        """The conversation as saved, or "" when the tab already shows exactly that."""
         conversation = flow.get_conversation(self.user, self.conversation_id)
         flow.mark_stale_replies_interrupted(conversation)
+        if shown and shown == fragments.state_token(conversation):
+            return ""
         return fragments.render_snapshot(conversation)
 
     async def disconnect(self, code: int) -> None:

@@ -428,4 +428,8 @@ def mark_stale_replies_interrupted(conversation: Conversation) -> None:
     cutoff = timezone.now() - timezone.timedelta(seconds=STALE_STREAM_SECONDS)
     Message.objects.filter(
         conversation=conversation, status=Message.Status.STREAMING, updated_at__lt=cutoff
-    ).update(status=Message.Status.INTERRUPTED, error="This reply was interrupted. You can retry it.")
+    ).update(
+        status=Message.Status.INTERRUPTED,
+        error="This reply was interrupted. You can retry it.",
+        updated_at=timezone.now(),
+    )

@@ -6,11 +6,13 @@ live updates cannot drift apart. No request here: see the note at the top of tha
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db.models import Count, Max
 from django.template.loader import render_to_string
 
 from chat.models import Conversation, ConversationEvent, Message, MessageRating
@@ -60,6 +62,21 @@ def render_controls(conversation: Conversation, *, streaming: bool) -> str:
 
 def render_error(text: str) -> str:
     return _render("composer-error", error=text, error_oob=True)
+
+
+def state_token(conversation: Conversation) -> str:
+    """A short digest of what a page of this conversation shows. A socket that connects with the token
+    its page was rendered with gets no snapshot when nothing changed, so reconnecting does not replace
+    the message list under a user who is, say, editing a message."""
+    latest = conversation.messages.aggregate(count=Count("id"), last=Max("id"), changed=Max("updated_at"))
+    parts = (
+        conversation.ended_at,
+        conversation.reopened_at,
+        latest["count"],
+        latest["last"],
+        latest["changed"],
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
 def render_snapshot(conversation: Conversation) -> str:

@@ -60,6 +60,7 @@ def render_conversation(
         "messages": messages,
         "streaming": any(m.is_streaming for m in messages),
         "support": fragments.shows_support(conversation),
+        "state_token": fragments.state_token(conversation),
         "error": error,
         "draft": draft,
         # Without JavaScript the form's own id makes a double submit one message.
@@ -181,7 +182,13 @@ async def end(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
     if stopped is not None:
         generation.cancel_local_generation(stopped.pk)
     await fragments.publish(conversation, await sync_to_async(fragments.render_snapshot)(conversation))
-    return _go(request, reverse("chat:conversation", args=[conversation_id]))
+    if request.htmx:
+        # The banner in place of the composer (its dialog goes with it); every tab, this one included,
+        # also gets the snapshot above.
+        return await sync_to_async(render)(
+            request, f"{TEMPLATE}#composer-area", {"conversation": conversation}
+        )
+    return redirect("chat:conversation", conversation_id=conversation_id)
 
 
 def _end_confirmation(request: HttpRequest, conversation_id: UUID) -> HttpResponse:

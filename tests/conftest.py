@@ -105,16 +105,20 @@ async def open_socket():
 
     sockets: list[Socket] = []
 
-    async def open_(user, conversation_id, *, origin: str = "http://testserver") -> tuple[bool, Socket]:
+    async def open_(
+        user, conversation_id, *, origin: str = "http://testserver", shown: str = ""
+    ) -> tuple[bool, Socket]:
+        """`shown`: the state token of the page the socket belongs to (none: always sent a snapshot)."""
         headers = [(b"origin", origin.encode()), (b"host", b"testserver")]
         if user is not None:
             cookie = await sync_to_async(session_cookie_for)(user)
             headers.append((b"cookie", f"sessionid={cookie}".encode()))
-        communicator = WebsocketCommunicator(application, f"/ws/c/{conversation_id}/", headers=headers)
+        path = f"/ws/c/{conversation_id}/" + (f"?v={shown}" if shown else "")
+        communicator = WebsocketCommunicator(application, path, headers=headers)
         connected, _ = await communicator.connect()
         socket = Socket(communicator)
         sockets.append(socket)
-        if connected:
+        if connected and not shown:
             # Every connection starts with a snapshot of the conversation as saved.
             socket.snapshot = await communicator.receive_from(timeout=5)
         return connected, socket

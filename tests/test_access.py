@@ -66,7 +66,7 @@ def test_the_chat_page_has_an_accessible_composer_and_live_message_list(alice_cl
     assert ">Send</button>" in html
     assert 'data-role="user"' in html
     assert "Hello &lt;b&gt;there&lt;/b&gt;" in html  # user text is escaped
-    assert f'ws-connect="/ws/c/{conversation.pk}/"' in html
+    assert f'ws-connect="/ws/c/{conversation.pk}/?v=' in html
 
 
 def test_the_sidebar_lists_newest_first(alice_client, alice):

@@ -220,3 +220,14 @@ def test_an_open_chat_refuses_feedback_on_an_end(alice_client, conversation):
     response = alice_client.post(reverse("chat:feedback", args=[conversation.pk]), {"mistaken": "1"})
     assert response.status_code == 400
     assert not UserRequest.objects.exists()
+
+
+def test_ending_through_htmx_swaps_the_banner_in_place(alice_client, conversation):
+    response = alice_client.post(
+        reverse("chat:end", args=[conversation.pk]), {}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.strip().startswith('<div id="composer-area"') and "You ended this conversation" in html
+    assert 'name="csrfmiddlewaretoken"' in html  # its "New chat" form posts like any page's
+    assert 'id="composer"' not in html

@@ -221,3 +221,29 @@ async def test_a_resend_of_a_message_saved_just_before_an_end_is_answered(alice,
     await sync_to_async(flow.end_by_user)(alice, conversation.pk, "")
     again = await sync_to_async(flow.post_user_message)(alice, conversation.pk, "Last words", client_id)
     assert not again.created and again.user_message.pk == posted.user_message.pk
+
+
+async def test_a_tab_that_is_up_to_date_gets_no_snapshot_and_a_stale_one_does(
+    alice, conversation, open_socket
+):
+    import re
+
+    from django.test import AsyncClient
+
+    client = AsyncClient()
+    await sync_to_async(client.force_login)(alice)
+    page = (await client.get(f"/c/{conversation.pk}/")).content.decode()
+    shown = re.search(r'ws-connect="/ws/c/[0-9a-f-]+/\?v=([0-9a-f]+)"', page).group(1)
+
+    connected, fresh = await open_socket(alice, conversation.pk, shown=shown)
+    assert connected
+    # Nothing changed since the page was rendered: the message list (and any open Edit) is left alone.
+    assert await fresh.communicator.receive_nothing(timeout=0.3)
+
+    _, other = await open_socket(alice, conversation.pk)
+    await other.send(text="Anything new?", client_id=str(uuid.uuid4()))
+    await other.receive_until(reply_finished)
+    # A tab that reconnects with the old page's token is shown what it missed.
+    _, stale = await open_socket(alice, conversation.pk, shown=shown)
+    snapshot = await stale.receive()
+    assert 'id="messages"' in snapshot and "Anything new?" in snapshot

@@ -30,9 +30,9 @@ ENDED_REFUSAL = "This conversation has ended"
 # The form-post redirect to a reply, as the server answers a branch once its reply is written.
 BRANCH_URL = re.compile(r"/c/[0-9a-f-]{36}/$")
 
-# Counts the snapshots the socket delivers (one on every connect, one to every tab when a chat ends),
-# through htmx's documented ws event. A snapshot replaces the whole message list, closing any "Edit" that
-# was open, so a test that opens one after a page load first waits for the page's snapshot.
+# Counts the snapshots the socket delivers (on a connect when the page is out of date, and to every tab
+# when a chat ends), through htmx's documented ws event. A snapshot replaces the whole message list,
+# closing any "Edit" that was open, so a test that opens one after an end first waits for it.
 SNAPSHOT_PROBE = """
 document.addEventListener("htmx:wsAfterMessage", (evt) => {
   if (!String(evt.detail.message).includes('id="messages"')) return;
@@ -74,7 +74,7 @@ def end_with_button(page: Page, note: str = "") -> None:
         dialog.get_by_label("Reason (optional)").fill(note)
     dialog.get_by_role("button", name="End chat").click()
     expect(page.locator(BANNER)).to_be_visible(timeout=WHOLE_REPLY)
-    wait_for_snapshot(page)  # the form post reloaded the page
+    wait_for_snapshot(page)  # the end's snapshot, sent to every tab, has replaced the message list
 
 
 def end_by_asking_claude(page: Page) -> None:
