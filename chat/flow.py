@@ -430,6 +430,6 @@ def mark_stale_replies_interrupted(conversation: Conversation) -> None:
         conversation=conversation, status=Message.Status.STREAMING, updated_at__lt=cutoff
     ).update(
         status=Message.Status.INTERRUPTED,
-        error="This reply was interrupted. You can retry it.",
+        error=Message.INTERRUPTED_ERROR,
         updated_at=timezone.now(),
     )

@@ -154,7 +154,7 @@ async def generate_reply(reply_id: int) -> Message:
         # Stop in this process (the row already says stopped) or the server shutting down (interrupted).
         progress.keep_partial_round()
         await asyncio.shield(
-            _finish_and_publish(reply_id, progress, Message.Status.INTERRUPTED, INTERRUPTED_ERROR)
+            _finish_and_publish(reply_id, progress, Message.Status.INTERRUPTED, Message.INTERRUPTED_ERROR)
         )
         raise
     except (anthropic.APIError, httpx2.HTTPError) as exc:
@@ -163,9 +163,6 @@ async def generate_reply(reply_id: int) -> Message:
         status = Message.Status.INTERRUPTED if progress.text else Message.Status.FAILED
         error = claude.describe_error(exc)
     return await _finish_and_publish(reply_id, progress, status, error)
-
-
-INTERRUPTED_ERROR = "This reply was interrupted. You can retry it."
 
 
 async def _finish_and_publish(reply_id: int, progress: TurnProgress, status: str, error: str) -> Message:

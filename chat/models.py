@@ -101,6 +101,8 @@ class Message(models.Model):
         INTERRUPTED = "interrupted", "Interrupted"
         FAILED = "failed", "Failed"
 
+    INTERRUPTED_ERROR = "This reply was interrupted. You can retry it."
+
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=16, choices=Role.choices)
     # Made by the browser for each send, so a resend after a reconnect is not a second message.
