@@ -7,6 +7,7 @@ live updates cannot drift apart. No request here: see the note at the top of tha
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -115,13 +116,26 @@ def render_posted(posted: Posted) -> str:
     return html
 
 
+def group_name(conversation_id: uuid.UUID) -> str:
+    return f"conversation.{conversation_id.hex}"
+
+
 async def publish(conversation: Conversation | uuid.UUID, html: str) -> None:
     """Send an HTML fragment to every open tab of the conversation, on every worker."""
     conversation_id = conversation.pk if isinstance(conversation, Conversation) else conversation
-    await get_channel_layer().group_send(
-        f"conversation.{conversation_id.hex}", {"type": "chat.html", "html": html}
-    )
+    await get_channel_layer().group_send(group_name(conversation_id), {"type": "chat.html", "html": html})
 
 
-def render_stream(reply_id: int, text: str) -> str:
-    return render_to_string(f"{TEMPLATE}#stream-body", {"message_id": reply_id, "text": text})
+async def publish_frame(conversation_id: uuid.UUID, frame: str) -> None:
+    """Send a stream frame (see `render_stream`) to every open tab of the conversation."""
+    await get_channel_layer().group_send(group_name(conversation_id), {"type": "chat.frame", "frame": frame})
+
+
+def render_stream(reply_id: int, at: int, text: str, *, whole: bool = False) -> str:
+    """New text of a streaming reply, starting at offset `at` (UTF-16 code units) of its body; `whole`
+    when it is all of it. JSON, not HTML: static/chat.js appends it as text (so nothing in it is markup)
+    when the offset follows what the tab has, and asks for the whole text when it finds a gap."""
+    frame: dict[str, Any] = {"stream": reply_id, "at": at, "text": text}
+    if whole:
+        frame["whole"] = True
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chat import claude, flow, fragments, history, turns, welfare
+from chat import claude, flow, fragments, history, live, turns, welfare
 from chat.markdown import render_markdown
 from chat.models import ConversationEvent, Message
 from chat.turns import TurnProgress
@@ -25,17 +25,38 @@ logger = logging.getLogger("bowout.chat")
 
 # Replies generating in this process, so Stop can cancel one at once and nothing is collected early.
 _running: dict[int, asyncio.Task] = {}
+# Their live text and writer channel (see chat/live.py), for the reply's `on_text`.
+_live: dict[int, live.LiveReply] = {}
 
 
 def start_generation(reply: Message) -> asyncio.Task:
     # A fresh context: a task started by a view would otherwise inherit the request's thread-sensitive
     # executor, which is shut down when the response is sent, and its database calls would then fail.
     task = asyncio.create_task(
-        generate_reply(reply.pk), name=f"reply-{reply.pk}", context=contextvars.Context()
+        _generate_as_writer(reply.pk, reply.conversation_id),
+        name=f"reply-{reply.pk}",
+        context=contextvars.Context(),
     )
     _running[reply.pk] = task
     task.add_done_callback(lambda _: _running.pop(reply.pk, None))
     return task
+
+
+async def _generate_as_writer(reply_id: int, conversation_id: uuid.UUID) -> Message:
+    """The reply, with a writer channel open while it streams, so Stop and tabs that need its whole
+    text reach this process from any worker."""
+    async with live.LiveReply(reply_id, conversation_id, lambda: cancel_local_generation(reply_id)) as writer:
+        _live[reply_id] = writer
+        try:
+            return await generate_reply(reply_id)
+        finally:
+            _live.pop(reply_id, None)
+
+
+async def stop_generation(conversation_id: uuid.UUID, reply_id: int) -> None:
+    """After the stopped mark is saved: stop the writer now, in this process or any other."""
+    cancel_local_generation(reply_id)
+    await live.ask_writer_to_stop(conversation_id, reply_id)
 
 
 def cancel_local_generation(reply_id: int) -> None:
@@ -126,18 +147,26 @@ async def generate_reply(reply_id: int) -> Message:
     conversation_id = reply.conversation_id
     progress = TurnProgress()
     flush_every = settings.BOWOUT_STREAM_FLUSH_SECONDS
+    checkpoint_every = settings.BOWOUT_CHECKPOINT_SECONDS
     loop = asyncio.get_running_loop()
     last_flush = -flush_every  # the first words go out at once; later ones are gathered
+    last_checkpoint = loop.time()
+    writer = _live.get(reply_id) or live.LiveReply(reply_id, conversation_id, lambda: None)
 
     async def on_text(text: str) -> bool:
-        nonlocal last_flush
-        if loop.time() - last_flush < flush_every:
+        nonlocal last_flush, last_checkpoint
+        writer.text = text  # what a tab connecting now is sent
+        now = loop.time()
+        if now - last_flush < flush_every:
             return True
-        last_flush = loop.time()
-        if not await database_sync_to_async(_save_progress)(reply_id, text):
-            return False
-        await fragments.publish(conversation_id, fragments.render_stream(reply_id, text))
-        return True
+        last_flush = now
+        await writer.publish_new_text()
+        if now - last_checkpoint < checkpoint_every:
+            return True
+        # Saved on a schedule, not per flush: writes per reply grow with its duration, not its tokens,
+        # and a crash loses at most the last `checkpoint_every` seconds of text.
+        last_checkpoint = now
+        return await database_sync_to_async(_save_progress)(reply_id, text)
 
     async def on_decision(decision: welfare.Decision, tool_input: dict) -> None:
         await database_sync_to_async(_record_decision)(reply_id, conversation_id, decision, tool_input)

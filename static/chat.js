@@ -41,6 +41,42 @@
     }
   });
 
+  // Stream frames ({"stream": reply id, "at": offset, "text": new text}) carry only the new text of a
+  // reply. It is appended as text (never parsed as HTML) when its offset follows what the tab has;
+  // overlaps are trimmed; a gap asks the server for the whole text ({"whole": true} replaces it).
+  let resyncAsked = 0;
+
+  function applyStream(frame, socket) {
+    const body = document.getElementById(`msg-${frame.stream}-body`);
+    if (!body) return;
+    if (frame.whole) {
+      if (frame.text.length >= body.textContent.length) body.textContent = frame.text;
+    } else {
+      const have = body.textContent.length;
+      if (frame.at > have) {
+        if (Date.now() - resyncAsked > 1000) {
+          resyncAsked = Date.now();
+          socket.send(JSON.stringify({ action: "resync" }));
+        }
+        return;
+      }
+      if (frame.at + frame.text.length <= have) return;
+      body.append(frame.text.slice(have - frame.at));
+    }
+    scrollToEnd();
+  }
+
+  document.addEventListener("htmx:wsBeforeMessage", (evt) => {
+    const message = evt.detail.message;
+    if (typeof message !== "string" || !message.startsWith('{"stream":')) return;
+    evt.preventDefault(); // not HTML: htmx must not swap it
+    try {
+      applyStream(JSON.parse(message), evt.detail.socketWrapper);
+    } catch (error) {
+      console.error("Bowout: unreadable stream frame", error);
+    }
+  });
+
   function setConnection(text) {
     const status = document.getElementById("connection-status");
     if (!status) return;
