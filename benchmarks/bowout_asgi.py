@@ -11,8 +11,9 @@ import threading
 import time
 from pathlib import Path
 
-from config.asgi import application  # noqa: F401  (builds Django first)
 from django.db.backends.signals import connection_created
+
+from config.asgi import application  # noqa: F401  (builds Django first)
 
 _writes = 0
 _lock = threading.Lock()

@@ -126,7 +126,11 @@ async def _stream(send, model: str, tokens: int, start: float) -> None:
         chunk = b"".join(
             _event(
                 "content_block_delta",
-                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": token(i)}},
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": token(i)},
+                },
             )
             for i in range(sent, due)
         )

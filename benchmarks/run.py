@@ -355,7 +355,14 @@ async def run_point(config: Config, c: int, tokens: int, model_url: str, measure
     wait_s = 2 * duration + 3
     tasks = [
         asyncio.create_task(
-            one_reply(config, f"{ws_base}/ws/c/{cid}/" if config.kind == "bowout" else f"{ws_base}/ws/", r, go, ready, wait_s)
+            one_reply(
+                config,
+                f"{ws_base}/ws/c/{cid}/" if config.kind == "bowout" else f"{ws_base}/ws/",
+                r,
+                go,
+                ready,
+                wait_s,
+            )
         )
         for cid, r in zip(conversations, replies, strict=True)
     ]
@@ -429,7 +436,11 @@ async def run_point(config: Config, c: int, tokens: int, model_url: str, measure
     }
     p99 = percentile(latencies, 99)
     point["holds"] = (
-        exact == c and lost == 0 and within / c >= HOLD_COMPLETION and p99 is not None and p99 <= HOLD_LATENCY_P99
+        exact == c
+        and lost == 0
+        and within / c >= HOLD_COMPLETION
+        and p99 is not None
+        and p99 <= HOLD_LATENCY_P99
     )
     return point
 
@@ -480,7 +491,9 @@ async def profile_point(config: Config, c: int, tokens: int, model_url: str, out
 # --- The run -----------------------------------------------------------------------------------------
 
 
-async def sweep(config: Config, points: list[int], must: set[int], tokens: int, model_url: str, log) -> list[dict]:
+async def sweep(
+    config: Config, points: list[int], must: set[int], tokens: int, model_url: str, log
+) -> list[dict]:
     results, failed = [], False
     for c in points:
         if failed and c not in must:
@@ -530,14 +543,20 @@ def ratios(report: dict) -> dict:
                 if p["c"] in by_c and by_c[p["c"]]["cpu_s_per_1000_tokens"]
             ]
             out[f"{bowout}/{other}"] = {
-                "largest_c_that_holds": round(mine["largest_c_that_holds"] / theirs["largest_c_that_holds"], 2)
+                "largest_c_that_holds": round(
+                    mine["largest_c_that_holds"] / theirs["largest_c_that_holds"], 2
+                )
                 if theirs["largest_c_that_holds"]
                 else None,
                 "cpu_per_1000_tokens_by_c": dict(
                     zip([p["c"] for p in mine["points"] if p["c"] in by_c], cpu, strict=False)
                 ),
-                "bytes_per_reply_300": _ratio(mine.get("bytes_per_reply_300"), theirs.get("bytes_per_reply_300")),
-                "bytes_per_reply_1500": _ratio(mine.get("bytes_per_reply_1500"), theirs.get("bytes_per_reply_1500")),
+                "bytes_per_reply_300": _ratio(
+                    mine.get("bytes_per_reply_300"), theirs.get("bytes_per_reply_300")
+                ),
+                "bytes_per_reply_1500": _ratio(
+                    mine.get("bytes_per_reply_1500"), theirs.get("bytes_per_reply_1500")
+                ),
             }
     return out
 
@@ -557,7 +576,9 @@ def chart(report: dict, path: Path) -> None:
         cs = [p["c"] for p in data["points"]]
         left.plot(cs, [p["completed_within_2x"] * 100 for p in data["points"]], marker="o", label=name)
         right.plot(cs, [p["update_p99_ms"] or 0 for p in data["points"]], marker="o", label=name)
-    left.set(xscale="log", xlabel="simultaneous replies (C)", ylabel="% finished within 2x (12 s)", ylim=(0, 105))
+    left.set(
+        xscale="log", xlabel="simultaneous replies (C)", ylabel="% finished within 2x (12 s)", ylim=(0, 105)
+    )
     right.set(xscale="log", yscale="log", xlabel="simultaneous replies (C)", ylabel="p99 update latency (ms)")
     right.axhline(HOLD_LATENCY_P99 * 1000, color="grey", linestyle="--", linewidth=1)
     left.axhline(HOLD_COMPLETION * 100, color="grey", linestyle="--", linewidth=1)
@@ -565,7 +586,9 @@ def chart(report: dict, path: Path) -> None:
         ax.grid(True, alpha=0.3)
         ax.legend()
     load = report["load_average_start"][0]
-    fig.suptitle(f"Streaming {report['tokens']}-token replies at {RATE:g} tokens/s (load average at start {load})")
+    fig.suptitle(
+        f"Streaming {report['tokens']}-token replies at {RATE:g} tokens/s (load average at start {load})"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
@@ -595,22 +618,24 @@ async def main_async(args) -> dict:
     total_conversations = sum(args.points) + args.long_c + args.profile_c + 5
     try:
         model.wait_ready()
-        await asyncio.gather(
-            *(prepare_bowout(c, total_conversations) for c in configs if c.kind == "bowout")
-        )
+        await asyncio.gather(*(prepare_bowout(c, total_conversations) for c in configs if c.kind == "bowout"))
         for config in configs:
             config.server.start()
         for config in configs:
             config.server.wait_ready()
         # One reply each to warm imports, connections and caches before measuring.
         await asyncio.gather(*(run_point(c, 1, 10, model_url, measure=False) for c in configs))
-        log(f"load average {report['load_average_start']} on {report['cpus']} CPUs (shared machine: see README)")
+        log(
+            f"load average {report['load_average_start']} on {report['cpus']} CPUs (shared machine: see README)"
+        )
         for config in configs:
             points = await sweep(config, args.points, set(args.must), args.tokens, model_url, log)
             report["configs"][config.name] = {
                 "points": points,
                 "largest_c_that_holds": largest_holding(points),
-                "bytes_per_reply_300": points[0]["bytes_per_reply"] if args.tokens == 300 and points else None,
+                "bytes_per_reply_300": points[0]["bytes_per_reply"]
+                if args.tokens == 300 and points
+                else None,
             }
         for config in configs:
             if config.name in args.profile:
@@ -651,7 +676,9 @@ def print_summary(report: dict) -> None:
 
 
 def parse_args(argv: list[str] | None = None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="one small point per configuration, < 1 min")
     parser.add_argument("--configs", nargs="+", default=["bowout-sqlite", "bowout-pg2", "floor", "peer"])
     parser.add_argument("--points", nargs="+", type=int, help="values of C to sweep")
