@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_URL ?= postgres://postgres@127.0.0.1:5432/bowout
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run demo test test-sqlite test-services lint format install chromium
+.PHONY: run demo test test-sqlite test-services lint format install chromium bench bench-quick
 
 install: $(STAMPS)/venv
 
@@ -64,3 +64,17 @@ lint: install
 format: install
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
+
+# Streaming benchmark (benchmarks/run.py): Bowout on SQLite (1 worker) and on PostgreSQL + Redis
+# (2 workers: database bowout_bench, Redis db 7), the bare-ASGI floor and the canonical Channels peer,
+# same load, same run. Numbers on stdout; JSON and PNG in benchmarks/results/. < 10 min / < 1 min.
+$(STAMPS)/bench: $(STAMPS)/venv
+	$(PY) -m pip install --quiet -e ".[test,bench]"
+	@mkdir -p $(STAMPS) && touch $@
+
+bench: $(STAMPS)/bench
+	$(PY) benchmarks/run.py
+	$(PY) benchmarks/page.py
+
+bench-quick: $(STAMPS)/bench
+	$(PY) benchmarks/run.py --quick

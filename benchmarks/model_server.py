@@ -21,6 +21,7 @@ WORDS = ("tide", "moon", "wave", "sand", "gull", "reef", "salt", "foam")
 TOKEN_CHARS = 5
 
 _starts: dict[str, float] = {}
+_active = 0  # streams in progress: the harness waits for none before the next point
 
 
 def token(i: int) -> str:
@@ -64,6 +65,7 @@ async def _respond(send, status: int, payload: dict) -> None:
 
 
 async def app(scope, receive, send) -> None:
+    global _active
     if scope["type"] == "lifespan":
         while True:
             message = await receive()
@@ -77,6 +79,9 @@ async def app(scope, receive, send) -> None:
     if scope["method"] == "GET" and scope["path"] == "/starts":
         await _respond(send, 200, _starts)
         return
+    if scope["method"] == "GET" and scope["path"] == "/active":
+        await _respond(send, 200, {"active": _active})
+        return
     if scope["method"] != "POST" or not scope["path"].endswith("/v1/messages"):
         await _respond(send, 404, {"type": "error", "error": {"type": "not_found_error", "message": "no"}})
         return
@@ -86,7 +91,11 @@ async def app(scope, receive, send) -> None:
     tokens = int(m.group(1)) if (m := re.search(r"tokens=(\d+)", prompt)) else 300
     if m := re.search(r"nonce=(\S+)", prompt):
         _starts[m.group(1)] = start
-    await _stream(send, body.get("model", "bench"), tokens, start)
+    _active += 1
+    try:
+        await _stream(send, body.get("model", "bench"), tokens, start)
+    finally:
+        _active -= 1
 
 
 async def _stream(send, model: str, tokens: int, start: float) -> None:

@@ -338,7 +338,20 @@ def percentile(values: list[float], p: float) -> float | None:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
-async def run_point(config: Config, c: int, tokens: int, model_url: str, measure: bool = True) -> dict:
+async def drain(model_url: str, limit: float = 45) -> None:
+    """Wait until the model server streams nothing: replies a failed point left running (a closed tab
+    loses nothing, so they go on) must not be measured as part of the next point."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        active = json.loads(urllib.request.urlopen(f"{model_url}/active", timeout=10).read())["active"]
+        if not active:
+            return
+        await asyncio.sleep(0.5)
+
+
+async def run_point(
+    config: Config, c: int, tokens: int, model_url: str, measure: bool = True, on_go=None
+) -> dict:
     duration = tokens / RATE
     conversations = config.take_conversations(c) if config.kind == "bowout" else [""] * c
     ws_base = f"ws://127.0.0.1:{config.server.port}"
@@ -375,11 +388,14 @@ async def run_point(config: Config, c: int, tokens: int, model_url: str, measure
     cpu_before = cpu_seconds(pids)
     pg_before = pg_backend_cpu() if config.pg else {}
     writes_before = config.writes()
+    if on_go is not None:
+        await on_go()
     go.set()
     await asyncio.gather(*tasks)
     cpu_after = cpu_seconds(config.server.pids())
     pg_after = pg_backend_cpu() if config.pg else {}
-    await asyncio.sleep(0.5)  # the write counters are dumped every 0.2 s
+    await drain(model_url)  # writes per reply count every reply to its end, delivered or not
+    await asyncio.sleep(1.1)  # the write counters are dumped every 0.5 s
     writes = config.writes() - writes_before
     starts = json.loads(urllib.request.urlopen(f"{model_url}/starts", timeout=10).read())
     if not measure:
@@ -455,24 +471,28 @@ async def profile_point(config: Config, c: int, tokens: int, model_url: str, out
     from benchmarks.profile_summary import summarise
 
     raw = out / f"profile-{config.name}-C{c}.raw"
-    sampler = await asyncio.create_subprocess_exec(
-        str(Path(PYTHON).parent / "py-spy"),
-        "record",
-        "--pid",
-        str(config.server.process.pid),
-        "--subprocesses",
-        "--nonblocking",
-        "--format",
-        "raw",
-        "--duration",
-        str(int(tokens / RATE) + 2),
-        "-o",
-        str(raw),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    await asyncio.sleep(0.5)
-    point = await run_point(config, c, tokens, model_url)
+    sampler = None
+
+    async def start_sampling() -> None:
+        nonlocal sampler
+        sampler = await asyncio.create_subprocess_exec(
+            str(Path(PYTHON).parent / "py-spy"),
+            "record",
+            "--pid",
+            str(config.server.process.pid),
+            "--subprocesses",
+            "--nonblocking",
+            "--format",
+            "raw",
+            "--duration",
+            str(int(tokens / RATE)),
+            "-o",
+            str(raw),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    point = await run_point(config, c, tokens, model_url, on_go=start_sampling)
     await sampler.wait()
     if not raw.exists():
         return {"error": "py-spy wrote nothing (is ptrace allowed?)"}

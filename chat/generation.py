@@ -91,6 +91,12 @@ def history_of(messages) -> list[dict]:
     return history.normalize(raw)
 
 
+def _log_failed_checkpoint(checkpoint: asyncio.Future) -> None:
+    # Retrieved here so a failure after the reply moved on is logged, not reported as never retrieved.
+    if not checkpoint.cancelled() and checkpoint.exception() is not None:
+        logger.warning("Checkpoint failed: %r", checkpoint.exception())
+
+
 def _save_progress(reply_id: int, text: str) -> bool:
     """Save the text so far; False when the reply is no longer streaming (Stop or an end, anywhere)."""
     return bool(
@@ -151,22 +157,30 @@ async def generate_reply(reply_id: int) -> Message:
     loop = asyncio.get_running_loop()
     last_flush = -flush_every  # the first words go out at once; later ones are gathered
     last_checkpoint = loop.time()
+    checkpoint: asyncio.Future | None = None  # the save in flight, if any
     writer = _live.get(reply_id) or live.LiveReply(reply_id, conversation_id, lambda: None)
 
     async def on_text(text: str) -> bool:
-        nonlocal last_flush, last_checkpoint
+        nonlocal last_flush, last_checkpoint, checkpoint
         writer.text = text  # what a tab connecting now is sent
         now = loop.time()
         if now - last_flush < flush_every:
             return True
         last_flush = now
         await writer.publish_new_text()
-        if now - last_checkpoint < checkpoint_every:
-            return True
-        # Saved on a schedule, not per flush: writes per reply grow with its duration, not its tokens,
-        # and a crash loses at most the last `checkpoint_every` seconds of text.
-        last_checkpoint = now
-        return await database_sync_to_async(_save_progress)(reply_id, text)
+        if checkpoint is not None and checkpoint.done():
+            if not checkpoint.result():
+                return False  # stopped or ended, by a worker that could not reach this one
+            checkpoint = None
+        if checkpoint is None and now - last_checkpoint >= checkpoint_every:
+            # Saved on a schedule, not per flush, and without holding up the stream: writes per reply
+            # grow with its duration, not its tokens; a crash loses at most `checkpoint_every` seconds.
+            # The final save goes through the same database thread after this one, and only moves a
+            # reply that is still streaming, so a late checkpoint cannot overwrite it.
+            last_checkpoint = now
+            checkpoint = asyncio.ensure_future(database_sync_to_async(_save_progress)(reply_id, text))
+            checkpoint.add_done_callback(_log_failed_checkpoint)
+        return True
 
     async def on_decision(decision: welfare.Decision, tool_input: dict) -> None:
         await database_sync_to_async(_record_decision)(reply_id, conversation_id, decision, tool_input)
