@@ -338,7 +338,7 @@ def percentile(values: list[float], p: float) -> float | None:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
-async def drain(model_url: str, limit: float = 45) -> None:
+async def drain(model_url: str, limit: float = 30) -> None:
     """Wait until the model server streams nothing: replies a failed point left running (a closed tab
     loses nothing, so they go on) must not be measured as part of the next point."""
     deadline = time.time() + limit
@@ -442,8 +442,13 @@ async def run_point(
         "ttft_p99_ms": ms(percentile(ttft, 99)),
         "update_p50_ms": ms(percentile(latencies, 50)),
         "update_p99_ms": ms(percentile(latencies, 99)),
-        "cpu_s_per_1000_tokens": round(cpu / tokens_delivered * 1000, 3),
-        "db_cpu_s_per_1000_tokens": round(pg_cpu / tokens_delivered * 1000, 3) if config.pg else None,
+        # None when next to nothing arrived: a ratio over a handful of tokens says nothing.
+        "cpu_s_per_1000_tokens": round(cpu / tokens_delivered * 1000, 3)
+        if delivered * 20 >= sent_chars
+        else None,
+        "db_cpu_s_per_1000_tokens": round(pg_cpu / tokens_delivered * 1000, 3)
+        if config.pg and delivered * 20 >= sent_chars
+        else None,
         "peak_rss_mb": peak_rss_mb(config.server.pids()),
         "bytes_per_reply": round(statistics.mean(sizes)) if sizes else 0,
         "db_writes_per_reply": round(writes / c, 1) if config.stats_dir else None,
@@ -557,20 +562,15 @@ def ratios(report: dict) -> dict:
                 continue
             mine, theirs = configs[bowout], configs[other]
             by_c = {p["c"]: p for p in theirs["points"]}
-            cpu = [
-                round(p["cpu_s_per_1000_tokens"] / by_c[p["c"]]["cpu_s_per_1000_tokens"], 2)
-                for p in mine["points"]
-                if p["c"] in by_c and by_c[p["c"]]["cpu_s_per_1000_tokens"]
-            ]
+            shared = [(p, by_c[p["c"]]) for p in mine["points"] if p["c"] in by_c]
             out[f"{bowout}/{other}"] = {
-                "largest_c_that_holds": round(
-                    mine["largest_c_that_holds"] / theirs["largest_c_that_holds"], 2
-                )
-                if theirs["largest_c_that_holds"]
-                else None,
-                "cpu_per_1000_tokens_by_c": dict(
-                    zip([p["c"] for p in mine["points"] if p["c"] in by_c], cpu, strict=False)
-                ),
+                "largest_c_that_holds": _ratio(mine["largest_c_that_holds"], theirs["largest_c_that_holds"]),
+                "cpu_per_1000_tokens_by_c": {
+                    p["c"]: _ratio(p["cpu_s_per_1000_tokens"], q["cpu_s_per_1000_tokens"]) for p, q in shared
+                },
+                "update_p99_by_c": {
+                    p["c"]: _ratio(p["update_p99_ms"], q["update_p99_ms"]) for p, q in shared
+                },
                 "bytes_per_reply_300": _ratio(
                     mine.get("bytes_per_reply_300"), theirs.get("bytes_per_reply_300")
                 ),
@@ -716,7 +716,7 @@ def parse_args(argv: list[str] | None = None):
     if args.tokens is None:
         args.tokens = 150 if args.quick else 300
     if args.points is None:
-        args.points = [10] if args.quick else [10, 25, 50, 100, 200, 400]
+        args.points = [10] if args.quick else [10, 25, 50, 75, 100, 150, 200, 300, 400]
     # C = 200 is the issue's comparison point: measured even after a configuration stops holding.
     args.must = [] if args.quick else [200]
     if args.long_c is None:
