@@ -12,10 +12,13 @@ a stable hash (sha256, not `hash()`, which is salted per process) of the user's 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
+
+from .tokens import json_tokens, text_tokens
 
 END_CONVERSATION = "end_conversation"
 
@@ -50,8 +53,15 @@ class Reply:
     fault_after_tokens: int = 20
     # A floor under the app's per-token delay, so a slow reply is slow even in tests that use delay=0.
     min_token_interval: float = 0.0
-    # Caps output below the request's max_tokens, to force stop_reason max_tokens.
+    # Caps the reply's own blocks (thinking not counted) below the request's max_tokens, to force
+    # stop_reason max_tokens.
     token_cap: int | None = None
+    # With stop_reason "refusal": the API's stop_details (type, category, explanation).
+    stop_details: Mapping[str, Any] | None = None
+    # What the model reasons before answering; returned only when the request asks for summarized display.
+    thinking: str | None = None
+    # Send the reasoning as a redacted_thinking block (opaque data) instead of a thinking block.
+    redact_thinking: bool = False
 
     @property
     def natural_stop_reason(self) -> str:
@@ -105,6 +115,11 @@ class Conversation:
 
     def has_tool(self, name: str) -> bool:
         return name in self.tool_names
+
+    @property
+    def continuing(self) -> bool:
+        """The request ends with the model's own paused reply, which it is asked to continue."""
+        return bool(self.messages) and self.messages[-1].get("role") == "assistant"
 
     def user_texts(self) -> list[str]:
         """Texts of user messages that contain any text, oldest first (tool-result-only turns skipped)."""
@@ -458,21 +473,68 @@ def declined_end_text(conversation: Conversation, call_input: Mapping[str, Any])
 
 def fault(conversation: Conversation, options: ScriptOptions) -> Reply | None:
     """Markers like [fault:midstream] in the user's latest text make the model misbehave, for tests."""
-    match = FAULT_MARKER.search(conversation.latest_user_text)
-    if match is None:
-        return None
-    make = FAULT_REPLIES.get(match.group(1))
-    return make() if make is not None else None
+    for match in FAULT_MARKER.finditer(conversation.latest_user_text):
+        make = FAULT_REPLIES.get(match.group(1))
+        if make is not None:
+            return make(conversation)
+    return None
 
 
-FAULT_REPLIES: dict[str, Callable[[], Reply]] = {
-    "overloaded": lambda: Reply((), fault="overloaded"),
-    "server": lambda: Reply((), fault="server"),
-    "midstream": lambda: Reply((Text(filler_text(60)),), fault="midstream"),
-    "disconnect": lambda: Reply((Text(filler_text(60)),), fault="disconnect"),
-    "refusal": lambda: Reply((Text("I can't help with that request."),), stop_reason="refusal"),
-    "max_tokens": lambda: Reply((Text(filler_text(120)),), token_cap=30),
-    "slow": lambda: Reply((Text(filler_text(400)),), min_token_interval=0.02),
+def markers_in(text: str) -> set[str]:
+    return set(FAULT_MARKER.findall(text))
+
+
+REFUSAL_MARKERS = frozenset({"refusal", "refusal_empty"})
+REFUSAL_PARTIAL_TEXT = "I can't help with that request. The part of it that"
+REFUSAL_DETAILS: Mapping[str, Any] = {
+    "type": "refusal",
+    "category": "general_harms",
+    "explanation": "The request may relate to content that could cause harm, so the response was stopped.",
+}
+CONTINUED_TEXT = "That is the rest of the answer, continued after the pause where the first part stopped."
+
+
+def refusal(text: str = "") -> Reply:
+    return Reply((Text(text),) if text else (), stop_reason="refusal", stop_details=REFUSAL_DETAILS)
+
+
+def refused_before(conversation: Conversation, options: ScriptOptions) -> Reply | None:
+    """Sending a refused exchange again keeps the conversation refused, as the real API does."""
+    earlier = conversation.user_texts()[:-1]
+    if any(markers_in(text) & REFUSAL_MARKERS for text in earlier):
+        return refusal()
+    return None
+
+
+def paused_turn(conversation: Conversation) -> Reply:
+    if conversation.continuing:
+        return Reply((Text(CONTINUED_TEXT),))
+    return Reply((Text(filler_text(30)),), stop_reason="pause_turn")
+
+
+def cut_inside_a_tool_call(conversation: Conversation) -> Reply:
+    """max_tokens strikes halfway through a tool call's JSON; without a tool, inside the text."""
+    preface = Text("Let me note this for the record before I continue.")
+    if not conversation.tool_names:
+        return Reply((Text(filler_text(120)),), token_cap=30)
+    name = END_CONVERSATION if conversation.has_tool(END_CONVERSATION) else sorted(conversation.tool_names)[0]
+    call = ToolCall(name, {"reason": "abusive_user", "summary": filler_text(20)})
+    arguments = json.dumps(dict(call.input))
+    return Reply((preface, call), token_cap=text_tokens(preface.text) + json_tokens(arguments) // 2)
+
+
+FAULT_REPLIES: dict[str, Callable[[Conversation], Reply]] = {
+    "overloaded": lambda c: Reply((), fault="overloaded"),
+    "server": lambda c: Reply((), fault="server"),
+    "midstream": lambda c: Reply((Text(filler_text(60)),), fault="midstream"),
+    "disconnect": lambda c: Reply((Text(filler_text(60)),), fault="disconnect"),
+    "refusal": lambda c: refusal(REFUSAL_PARTIAL_TEXT),
+    "refusal_empty": lambda c: refusal(),
+    "max_tokens": lambda c: Reply((Text(filler_text(120)),), token_cap=30),
+    "max_tokens_tool": cut_inside_a_tool_call,
+    "pause_turn": paused_turn,
+    "context_window": lambda c: Reply((Text(filler_text(40)),), stop_reason="model_context_window_exceeded"),
+    "slow": lambda c: Reply((Text(filler_text(400)),), min_token_interval=0.02),
 }
 
 
@@ -521,6 +583,8 @@ CANNOT_END_TEXT = (
 
 
 def is_affirmative(text: str) -> bool:
+    # Fault markers are instructions to the simulator, not the user's words.
+    text = FAULT_MARKER.sub(" ", text)
     words = re.sub(r"[^\w\s']", " ", normalise(text).lower()).split()
     return " ".join(words) in AFFIRMATIVE_REPLIES
 
@@ -708,14 +772,28 @@ def ordinary_text(text: str, seed: str) -> str:
 # The order matters: the first script that returns a reply wins. The end-tool follow-up comes first because
 # its request carries no new user words; faults next so any chat can be made to fail; crisis before anything
 # that might end the chat; ordinary conversation last because it always answers.
-SCRIPTS: tuple[Script, ...] = (end_tool_follow_up, fault, crisis, user_asks_to_end, abuse, ordinary)
+# A replayed refusal comes before everything: the real API keeps refusing such a conversation.
+SCRIPTS: tuple[Script, ...] = (
+    refused_before,
+    end_tool_follow_up,
+    fault,
+    crisis,
+    user_asks_to_end,
+    abuse,
+    ordinary,
+)
+REASONING = "Reading the latest message and working out the most helpful, honest and safe answer to it."
 
 
 def plan_reply(
     conversation: Conversation, options: ScriptOptions, scripts: Sequence[Script] = SCRIPTS
 ) -> Reply:
-    for script in scripts:
-        reply = script(conversation, options)
-        if reply is not None:
-            return reply
-    return Reply((Text("I'm not sure what to say to that. Could you put it another way?"),))
+    reply = next(
+        (found for script in scripts if (found := script(conversation, options)) is not None),
+        Reply((Text("I'm not sure what to say to that. Could you put it another way?"),)),
+    )
+    if reply.thinking is None:
+        reply = replace(reply, thinking=REASONING)
+    if "redacted_thinking" in markers_in(conversation.latest_user_text):
+        reply = replace(reply, redact_thinking=True)
+    return reply
