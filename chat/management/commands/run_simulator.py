@@ -44,6 +44,8 @@ class Command(BaseCommand):
     ) -> None:
         if delay < 0:
             raise CommandError("--delay must be zero or more.")
-        app = create_app(delay=delay, crisis_tries_end=crisis_tries_end, thinking=False if no_thinking else None)
+        app = create_app(
+            delay=delay, crisis_tries_end=crisis_tries_end, thinking=False if no_thinking else None
+        )
         self.stdout.write(f"Offline model simulator: set ANTHROPIC_BASE_URL=http://{host}:{port}")
         uvicorn.run(app, host=host, port=port, lifespan="on", log_level="info")
