@@ -494,6 +494,7 @@ async def test_message_start_and_delta_carry_full_usage() -> None:
     assert delta["delta"] == {"stop_reason": "end_turn", "stop_sequence": None, "stop_details": None}
     assert delta["usage"]["input_tokens"] == usage["input_tokens"]
     assert delta["usage"]["output_tokens"] > usage["output_tokens"]
+    assert 0 < delta["usage"]["output_tokens_details"]["thinking_tokens"] < delta["usage"]["output_tokens"]
 
 
 # --- Prompt caching --------------------------------------------------------------------------------------

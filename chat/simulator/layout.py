@@ -48,11 +48,17 @@ class Generation:
         # Even an empty reply costs a token, as the API's usage notes say.
         return max(1, sum(piece.tokens for piece in self.pieces))
 
+    def output_details(self) -> dict[str, Any]:
+        """The thinking share of output_tokens, as the API reports it when the model thought."""
+        thinking = [p.tokens for p in self.pieces if p.start["type"] in ("thinking", "redacted_thinking")]
+        return {"output_tokens_details": {"thinking_tokens": sum(thinking)}} if thinking else {}
+
     def message(self, *, complete: bool) -> dict[str, Any]:
         usage = {
             **self.usage.as_dict(),
             "output_tokens": self.output_tokens if complete else 1,
             "service_tier": "standard",
+            **(self.output_details() if complete else {}),
         }
         return {
             "id": self.message_id,
@@ -98,7 +104,7 @@ class Generation:
                 "stop_sequence": None,
                 "stop_details": dict(self.stop_details) if self.stop_details else None,
             },
-            "usage": {**usage, "output_tokens": self.output_tokens},
+            "usage": {**usage, "output_tokens": self.output_tokens, **self.output_details()},
         }
 
 
