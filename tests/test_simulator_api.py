@@ -443,6 +443,9 @@ async def test_pause_turn_is_continued_by_sending_the_reply_back(client: anthrop
 
     resumed = await reply_to(client, [prompt, as_param(paused)])
     assert resumed.stop_reason == "end_turn" and "continued after the pause" in text_of(resumed)
+    # Only a paused reply may be sent back last: a finished one is a prefill.
+    with pytest.raises(anthropic.BadRequestError, match="prefill"):
+        await reply_to(client, [prompt, as_param(paused), user("go on"), as_param(resumed)])
 
 
 async def test_context_window_stop_reason(client: anthropic.AsyncAnthropic) -> None:

@@ -130,10 +130,11 @@ def lay_out(
             reasoning = reply.thinking or ""
         if text_tokens(reasoning) > budget:
             reasoning, blocks, stop_reason = first_words(reasoning, budget), [], "max_tokens"
+        paused = reply.stop_reason == "pause_turn"
         piece = (
-            redacted_piece(signer, reasoning)
+            redacted_piece(signer, reasoning, paused)
             if reply.redact_thinking
-            else thinking_piece(signer, reasoning, thinking.display)
+            else thinking_piece(signer, reasoning, thinking.display, paused)
         )
         pieces.append(piece)
         budget -= piece.tokens
@@ -152,9 +153,9 @@ def lay_out(
     return Generation(new_id("msg_sim_"), body["model"], usage, tuple(pieces), stop_reason, details)
 
 
-def thinking_piece(signer: Signer, reasoning: str, display: str) -> Piece:
+def thinking_piece(signer: Signer, reasoning: str, display: str, paused: bool) -> Piece:
     shown = reasoning if display == "summarized" else ""
-    signature = signer.sign(shown)
+    signature = signer.sign(shown, paused=paused)
     deltas = [({"type": "thinking_delta", "thinking": chunk}, n) for chunk, n in text_chunks(shown)]
     deltas.append(({"type": "signature_delta", "signature": signature}, 0))
     start = {"type": "thinking", "thinking": "", "signature": ""}
@@ -163,8 +164,8 @@ def thinking_piece(signer: Signer, reasoning: str, display: str) -> Piece:
     return Piece(start, tuple(deltas), final, max(1, text_tokens(reasoning)))
 
 
-def redacted_piece(signer: Signer, reasoning: str) -> Piece:
-    block = {"type": "redacted_thinking", "data": signer.redacted_data()}
+def redacted_piece(signer: Signer, reasoning: str, paused: bool) -> Piece:
+    block = {"type": "redacted_thinking", "data": signer.redacted_data(paused=paused)}
     return Piece(block, (), block, max(1, text_tokens(reasoning)))
 
 

@@ -304,15 +304,25 @@ def check_prefill(
     last = messages[-1]
     if last["role"] != "assistant":
         return
-    # A paused turn (stop_reason pause_turn) is continued by sending the model's own reply back as the
-    # last message; its signed thinking block shows it is the model's words, not a prefill.
-    if starts_with_thinking(last):
+    # A paused turn (stop_reason pause_turn) is continued by sending the model's reply back as the last
+    # message; its signed thinking block shows it is that reply, not a prefill.
+    if is_paused_reply(last, signer):
         return
     if thinking is not None or not spec.prefill:
         raise invalid(
             "This model does not support assistant message prefill. The conversation must end with a user "
             "message."
         )
+
+
+def is_paused_reply(message: Mapping[str, Any], signer: Signer) -> bool:
+    blocks = blocks_of(message)
+    first = blocks[0] if blocks else {}
+    if first.get("type") == "thinking":
+        return signer.is_paused(str(first.get("thinking")), first.get("signature"))
+    if first.get("type") == "redacted_thinking":
+        return signer.is_paused_redacted(first.get("data"))
+    return False
 
 
 def check_final_assistant_thinks(messages: list[dict[str, Any]]) -> None:
