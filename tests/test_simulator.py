@@ -21,7 +21,7 @@ import uvicorn
 from anthropic.types import Message
 
 from chat.simulator import StreamingASGITransport, create_app
-from chat.simulator.scripts import (
+from chat.simulator.texts import (
     ABUSE_WARNING_SENTENCE,
     CONFIRM_END_PROMPT,
     ENDING_NOW_SENTENCE,

@@ -14,7 +14,7 @@ import pytest
 from anthropic.types import Message, RefusalStopDetails
 
 from chat.simulator import StreamingASGITransport, create_app
-from chat.simulator.scripts import REFUSAL_PARTIAL_TEXT
+from chat.simulator.texts import REFUSAL_PARTIAL_TEXT
 from chat.simulator.validation import FINAL_THINKING_RULE
 
 MODEL = "claude-sonnet-5-5"
