@@ -412,6 +412,11 @@ async def test_a_tool_call_that_does_not_fit_is_left_out(client: anthropic.Async
         ({"messages": [{"role": "assistant", "content": "hi"}]}, "first message"),
         ({"messages": [{"role": "system", "content": "hi"}]}, "role"),
         ({"messages": [{"role": "user", "content": [{"type": "text", "text": ""}]}]}, "non-empty"),
+        ({"messages": [user(" \n ")]}, "non-whitespace text"),
+        (
+            {"messages": [user("hi"), {"role": "assistant", "content": []}, user("hello?")]},
+            "non-empty content",
+        ),
         ({"max_tokens": 0}, "max_tokens"),
         ({"model": ""}, "model"),
     ],
@@ -432,6 +437,19 @@ async def test_a_tool_call_without_its_result_is_rejected(client: anthropic.Asyn
     messages = [user("please end this chat"), {"role": "assistant", "content": [call]}, user("hello?")]
 
     with pytest.raises(anthropic.BadRequestError, match="without `tool_result`"):
+        await client.messages.create(model=MODEL, max_tokens=100, messages=messages, tools=[END_TOOL])
+
+
+async def test_tool_results_must_come_first_in_their_message(client: anthropic.AsyncAnthropic) -> None:
+    call = {"type": "tool_use", "id": "toolu_1", "name": "end_conversation", "input": {}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "Please confirm."}
+    messages = [
+        user("please end this chat"),
+        {"role": "assistant", "content": [call]},
+        {"role": "user", "content": [{"type": "text", "text": "(note)"}, result]},
+    ]
+
+    with pytest.raises(anthropic.BadRequestError, match="`tool_result` blocks must come first"):
         await client.messages.create(model=MODEL, max_tokens=100, messages=messages, tools=[END_TOOL])
 
 

@@ -21,14 +21,14 @@ from typing import Any
 from .caching import PromptCache
 from .layout import Generation, lay_out, new_id
 from .models import find_model
-from .scripts import SCRIPTS, Conversation, Reply, Script, ScriptOptions, plan_reply
+from .scripts import SCRIPTS, Dialogue, Reply, Script, ScriptOptions, plan_reply
 from .signing import DEFAULT_KEY, Signer
 from .validation import ApiError, check_request, parse_request
 
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Message, Receive, Send], Awaitable[None]]
+AsgiMessage = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[AsgiMessage]]
+Send = Callable[[AsgiMessage], Awaitable[None]]
+ASGIApp = Callable[[AsgiMessage, Receive, Send], Awaitable[None]]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
@@ -62,13 +62,13 @@ def create_app(
     signer = Signer(signing_key)
     cache = PromptCache()
 
-    async def app(scope: Message, receive: Receive, send: Send) -> None:
+    async def app(scope: AsgiMessage, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await serve_lifespan(receive, send)
         elif scope["type"] == "http":
             await route(scope, receive, send)
 
-    async def route(scope: Message, receive: Receive, send: Send) -> None:
+    async def route(scope: AsgiMessage, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
         if method == "POST" and path == "/v1/messages":
             await messages_endpoint(receive, send)
@@ -89,7 +89,7 @@ def create_app(
         except ApiError as exc:
             await send_error(send, exc.status, exc.error_type, exc.message)
             return
-        reply = plan_reply(Conversation.from_request(body), options, scripts)
+        reply = plan_reply(Dialogue.from_request(body), options, scripts)
         if reply.fault in FAULT_STATUS:
             await send_error(send, *FAULT_STATUS[reply.fault])
             return

@@ -1,6 +1,6 @@
 """The offline model's behaviour: deterministic scripts that turn a request into a reply plan.
 
-A script is a small function `(Conversation, ScriptOptions) -> Reply | None`. `plan_reply` asks each script
+A script is a small function `(Dialogue, ScriptOptions) -> Reply | None`. `plan_reply` asks each script
 in `SCRIPTS` in order and the first one that returns a `Reply` wins, so adding a behaviour means writing one
 function and putting it in the tuple at the right place. Scripts never see HTTP or SSE: `layout.py` turns
 a `Reply` into the wire format. What the model says lives in `texts.py`; here is only when it says it.
@@ -140,13 +140,15 @@ def system_text(system: Any) -> str:
 
 
 @dataclass(frozen=True)
-class Conversation:
+class Dialogue:
+    """The request's messages as the scripts read them (named apart from Bowout's own Conversation)."""
+
     messages: tuple[Mapping[str, Any], ...]
     system: str = ""
     tool_names: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def from_request(cls, body: Mapping[str, Any]) -> Conversation:
+    def from_request(cls, body: Mapping[str, Any]) -> Dialogue:
         tools = body.get("tools") or []
         names = frozenset(str(t.get("name")) for t in tools if isinstance(t, Mapping))
         return cls(tuple(body.get("messages") or ()), system_text(body.get("system")), names)
@@ -347,24 +349,24 @@ ABUSE_KINDS: tuple[AbuseKind, ...] = (
 
 # --- Scripts ---------------------------------------------------------------------------------------------
 
-Script = Callable[[Conversation, ScriptOptions], "Reply | None"]
+Script = Callable[[Dialogue, ScriptOptions], "Reply | None"]
 
 
 def end_call(reason: str, summary: str) -> ToolCall:
     return ToolCall(END_CONVERSATION, {"reason": reason, "summary": summary})
 
 
-def end_tool_follow_up(conversation: Conversation, options: ScriptOptions) -> Reply | None:
+def end_tool_follow_up(dialogue: Dialogue, options: ScriptOptions) -> Reply | None:
     """The server's answer to an end_conversation call: confirm by calling again, or carry on if declined."""
-    found = last_end_call_result(conversation.messages)
+    found = last_end_call_result(dialogue.messages)
     if found is None:
         return None
     call_input, is_error, calls_so_far = found
     if is_error:
-        return Reply((Text(declined_end_text(conversation, call_input)),))
+        return Reply((Text(declined_end_text(dialogue, call_input)),))
     # Two calls already made in this turn means the server has had its confirmation; calling a third time
     # would loop forever if the server kept answering.
-    if calls_so_far >= 2 or not conversation.has_tool(END_CONVERSATION):
+    if calls_so_far >= 2 or not dialogue.has_tool(END_CONVERSATION):
         return Reply((Text(ALREADY_ENDED_TEXT),))
     return Reply((ToolCall(END_CONVERSATION, dict(call_input)),))
 
@@ -405,8 +407,8 @@ def chain_length(messages: Sequence[Mapping[str, Any]]) -> int:
     return count
 
 
-def declined_end_text(conversation: Conversation, call_input: Mapping[str, Any]) -> str:
-    latest = conversation.latest_user_text
+def declined_end_text(dialogue: Dialogue, call_input: Mapping[str, Any]) -> str:
+    latest = dialogue.latest_user_text
     if mentions(latest, CRISIS):
         return crisis_text(latest)
     if call_input.get("reason") == "user_requested":
@@ -414,12 +416,12 @@ def declined_end_text(conversation: Conversation, call_input: Mapping[str, Any])
     return DECLINED_ABUSE_END_TEXT
 
 
-def fault(conversation: Conversation, options: ScriptOptions) -> Reply | None:
+def fault(dialogue: Dialogue, options: ScriptOptions) -> Reply | None:
     """Markers like [fault:midstream] in the user's latest text make the model misbehave, for tests."""
-    for match in FAULT_MARKER.finditer(conversation.latest_user_text):
+    for match in FAULT_MARKER.finditer(dialogue.latest_user_text):
         make = FAULT_REPLIES.get(match.group(1))
         if make is not None:
-            return make(conversation)
+            return make(dialogue)
     return None
 
 
@@ -439,32 +441,32 @@ def refusal(text: str = "") -> Reply:
     return Reply((Text(text),) if text else (), stop_reason="refusal", stop_details=REFUSAL_DETAILS)
 
 
-def refused_before(conversation: Conversation, options: ScriptOptions) -> Reply | None:
+def refused_before(dialogue: Dialogue, options: ScriptOptions) -> Reply | None:
     """Sending a refused exchange again keeps the conversation refused, as the real API does."""
-    earlier = conversation.user_texts()[:-1]
+    earlier = dialogue.user_texts()[:-1]
     if any(markers_in(text) & REFUSAL_MARKERS for text in earlier):
         return refusal()
     return None
 
 
-def paused_turn(conversation: Conversation) -> Reply:
-    if conversation.continuing:
+def paused_turn(dialogue: Dialogue) -> Reply:
+    if dialogue.continuing:
         return Reply((Text(CONTINUED_TEXT),))
     return Reply((Text(filler_text(30)),), stop_reason="pause_turn")
 
 
-def cut_inside_a_tool_call(conversation: Conversation) -> Reply:
+def cut_inside_a_tool_call(dialogue: Dialogue) -> Reply:
     """max_tokens strikes halfway through a tool call's JSON; without a tool, inside the text."""
     preface = Text(TOOL_PREFACE_TEXT)
-    if not conversation.tool_names:
+    if not dialogue.tool_names:
         return Reply((Text(filler_text(120)),), token_cap=30)
-    name = END_CONVERSATION if conversation.has_tool(END_CONVERSATION) else sorted(conversation.tool_names)[0]
+    name = END_CONVERSATION if dialogue.has_tool(END_CONVERSATION) else sorted(dialogue.tool_names)[0]
     call = ToolCall(name, {"reason": "abusive_user", "summary": filler_text(20)})
     arguments = json.dumps(dict(call.input))
     return Reply((preface, call), token_cap=text_tokens(preface.text) + json_tokens(arguments) // 2)
 
 
-FAULT_REPLIES: dict[str, Callable[[Conversation], Reply]] = {
+FAULT_REPLIES: dict[str, Callable[[Dialogue], Reply]] = {
     "overloaded": lambda c: Reply((), fault="overloaded"),
     "server": lambda c: Reply((), fault="server"),
     "midstream": lambda c: Reply((Text(filler_text(60)),), fault="midstream"),
@@ -483,23 +485,23 @@ def crisis_text(user_text: str) -> str:
     return CRISIS_OTHERS_REPLY if mentions(user_text, HARM_TO_OTHERS) else CRISIS_SELF_REPLY
 
 
-def crisis(conversation: Conversation, options: ScriptOptions) -> Reply | None:
+def crisis(dialogue: Dialogue, options: ScriptOptions) -> Reply | None:
     """Support, point to crisis lines, keep talking. Never end, unless told to misbehave for a test."""
-    latest = conversation.latest_user_text
+    latest = dialogue.latest_user_text
     if not mentions(latest, CRISIS):
         return None
     text = Text(crisis_text(latest))
-    if options.crisis_tries_end and conversation.has_tool(END_CONVERSATION):
+    if options.crisis_tries_end and dialogue.has_tool(END_CONVERSATION):
         wrong_call = end_call("abusive_user", "User's messages were distressing and hostile.")
         return Reply((text, wrong_call))
     return Reply((text,))
 
 
-def user_asks_to_end(conversation: Conversation, options: ScriptOptions) -> Reply | None:
+def user_asks_to_end(dialogue: Dialogue, options: ScriptOptions) -> Reply | None:
     """Ask the user to confirm that ending is permanent; end only after they say yes."""
-    latest = conversation.latest_user_text
-    can_end = conversation.has_tool(END_CONVERSATION)
-    if is_affirmative(latest) and CONFIRM_END_PROMPT in conversation.assistant_text_before_latest_user_text():
+    latest = dialogue.latest_user_text
+    can_end = dialogue.has_tool(END_CONVERSATION)
+    if is_affirmative(latest) and CONFIRM_END_PROMPT in dialogue.assistant_text_before_latest_user_text():
         if not can_end:
             return Reply((Text(CANNOT_END_TEXT),))
         goodbye = Text(USER_END_GOODBYE)
@@ -516,20 +518,18 @@ def is_affirmative(text: str) -> bool:
     return " ".join(words) in AFFIRMATIVE_REPLIES
 
 
-def abuse(conversation: Conversation, options: ScriptOptions) -> Reply | None:
+def abuse(dialogue: Dialogue, options: ScriptOptions) -> Reply | None:
     """Redirect twice, warn once, then end: the escalation the system prompt asks of the real model."""
-    latest = conversation.latest_user_text
+    latest = dialogue.latest_user_text
     kind = next((k for k in ABUSE_KINDS if mentions(latest, k.pattern)), None)
     if kind is None:
         return None
-    count = sum(
-        1 for text in conversation.user_texts() if any(mentions(text, k.pattern) for k in ABUSE_KINDS)
-    )
+    count = sum(1 for text in dialogue.user_texts() if any(mentions(text, k.pattern) for k in ABUSE_KINDS))
     if count <= 2:
         return Reply((Text(pick(kind.redirects[count - 1], latest)),))
     if count == 3:
         return Reply((Text(warning_text(kind)),))
-    if not conversation.has_tool(END_CONVERSATION):
+    if not dialogue.has_tool(END_CONVERSATION):
         return Reply((Text(WITHOUT_END_TOOL_TEXT),))
     goodbye = Text(ABUSE_GOODBYE)
     return Reply((goodbye, end_call("abusive_user", kind.summary)))
@@ -560,11 +560,11 @@ def topic_of(text: str, limit: int = 3) -> str:
     return f'"{" ".join(words[:limit])}"' if words else "that"
 
 
-def ordinary(conversation: Conversation, options: ScriptOptions) -> Reply:
+def ordinary(dialogue: Dialogue, options: ScriptOptions) -> Reply:
     """Varied, plausible, deterministic small talk. Always matches, so it goes last."""
-    text = conversation.latest_user_text
+    text = dialogue.latest_user_text
     # The turn number joins the seed so that the same words later in a chat can get a different reply.
-    seed = f"{len(conversation.user_texts())}:{text}"
+    seed = f"{len(dialogue.user_texts())}:{text}"
     return Reply((Text(ordinary_text(text, seed)),))
 
 
@@ -603,15 +603,13 @@ SCRIPTS: tuple[Script, ...] = (
 )
 
 
-def plan_reply(
-    conversation: Conversation, options: ScriptOptions, scripts: Sequence[Script] = SCRIPTS
-) -> Reply:
+def plan_reply(dialogue: Dialogue, options: ScriptOptions, scripts: Sequence[Script] = SCRIPTS) -> Reply:
     reply = next(
-        (found for script in scripts if (found := script(conversation, options)) is not None),
+        (found for script in scripts if (found := script(dialogue, options)) is not None),
         Reply((Text(FALLBACK_TEXT),)),
     )
     if reply.thinking is None:
         reply = replace(reply, thinking=REASONING)
-    if "redacted_thinking" in markers_in(conversation.latest_user_text):
+    if "redacted_thinking" in markers_in(dialogue.latest_user_text):
         reply = replace(reply, redact_thinking=True)
     return reply

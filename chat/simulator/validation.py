@@ -126,6 +126,12 @@ def validate_messages(messages: Any) -> None:
         validate_message(index, message)
     if messages[0]["role"] != "user":
         raise invalid('messages: first message must use the "user" role')
+    for index, message in enumerate(messages[:-1]):
+        if not message["content"]:
+            raise invalid(
+                f"messages.{index}: all messages must have non-empty content except for the optional final "
+                "assistant message"
+            )
     validate_tool_pairing(messages)
 
 
@@ -136,12 +142,23 @@ def validate_message(index: int, message: Any) -> None:
         raise invalid(f"messages.{index}.role: Input should be 'user' or 'assistant'")
     content = message.get("content")
     if isinstance(content, str):
+        if content and not content.strip():
+            raise invalid(f"messages.{index}.content: text content blocks must contain non-whitespace text")
         return
     if not isinstance(content, list) or not all(isinstance(b, dict) and "type" in b for b in content):
         raise invalid(f"messages.{index}.content: Input should be a valid string or list of content blocks")
     for block in content:
         if block["type"] == "text" and not block.get("text"):
             raise invalid(f"messages.{index}.content: text content blocks must be non-empty")
+        if block["type"] == "text" and not str(block["text"]).strip():
+            raise invalid(f"messages.{index}.content: text content blocks must contain non-whitespace text")
+    kinds = [block["type"] for block in content]
+    results = [position for position, kind in enumerate(kinds) if kind == "tool_result"]
+    if results and any(kind != "tool_result" for kind in kinds[: results[-1]]):
+        raise invalid(
+            f"messages.{index}.content: `tool_result` blocks must come first in the content array, before "
+            "any other content."
+        )
 
 
 def validate_tool_pairing(messages: list[dict[str, Any]]) -> None:
