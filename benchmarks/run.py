@@ -316,8 +316,10 @@ def delivered_text(kind: str, reply: Reply) -> tuple[str, list[tuple[float, int]
         if kind == "bowout":
             if frame.startswith('{"stream":'):
                 data = json.loads(frame)
-                if data.get("whole"):
-                    text = data["text"] if len(data["text"]) >= len(text) else text
+                if data.get("reset") or (data.get("whole") and len(data["text"]) >= len(text)):
+                    text = data["text"]
+                elif data.get("whole"):
+                    pass
                 elif data["at"] <= len(text):
                     text += data["text"][len(text) - data["at"] :]
             elif is_done(kind, frame) and (m := _BODY.search(frame)):

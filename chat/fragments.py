@@ -131,11 +131,14 @@ async def publish_frame(conversation_id: uuid.UUID, frame: str) -> None:
     await get_channel_layer().group_send(group_name(conversation_id), {"type": "chat.frame", "frame": frame})
 
 
-def render_stream(reply_id: int, at: int, text: str, *, whole: bool = False) -> str:
+def render_stream(reply_id: int, at: int, text: str, *, whole: bool = False, reset: bool = False) -> str:
     """New text of a streaming reply, starting at offset `at` (UTF-16 code units) of its body; `whole`
-    when it is all of it. JSON, not HTML: static/chat.js appends it as text (so nothing in it is markup)
+    when it is all of it (taken by a tab unless shorter than what it has, i.e. stale), `reset` when the
+    writer's text changed and every tab must replace what it shows. JSON, not HTML: static/chat.js appends it as text (so nothing in it is markup)
     when the offset follows what the tab has, and asks for the whole text when it finds a gap."""
     frame: dict[str, Any] = {"stream": reply_id, "at": at, "text": text}
     if whole:
         frame["whole"] = True
+    if reset:
+        frame["reset"] = True
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))

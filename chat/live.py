@@ -35,8 +35,8 @@ class LiveReply:
         self.conversation_id = conversation_id
         self.on_stop = on_stop
         self.text = ""
-        self._sent = 0  # characters of `text` already published
-        self._sent_at = 0  # the same, in UTF-16 code units
+        self._published = ""  # the text as the tabs have it
+        self._sent_at = 0  # its length in UTF-16 code units
         self._channel = ""
         self._listener: asyncio.Task | None = None
 
@@ -57,12 +57,17 @@ class LiveReply:
 
     async def publish_new_text(self) -> None:
         """Send what the tabs do not have yet: one small frame, however long the reply already is."""
-        new = self.text[self._sent :]
-        if not new:
-            return
-        frame = fragments.render_stream(self.reply_id, self._sent_at, new)
-        self._sent = len(self.text)
-        self._sent_at += utf16_length(new)
+        if self.text.startswith(self._published):
+            new = self.text[len(self._published) :]
+            if not new:
+                return
+            frame = fragments.render_stream(self.reply_id, self._sent_at, new)
+            self._sent_at += utf16_length(new)
+        else:
+            # The text so far changed (a repeated round taken out): every tab replaces what it has.
+            frame = fragments.render_stream(self.reply_id, 0, self.text, whole=True, reset=True)
+            self._sent_at = utf16_length(self.text)
+        self._published = self.text
         await fragments.publish_frame(self.conversation_id, frame)
 
     async def _listen(self) -> None:

@@ -43,14 +43,17 @@
 
   // Stream frames ({"stream": reply id, "at": offset, "text": new text}) carry only the new text of a
   // reply. It is appended as text (never parsed as HTML) when its offset follows what the tab has;
-  // overlaps are trimmed; a gap asks the server for the whole text ({"whole": true} replaces it).
+  // overlaps are trimmed; a gap asks the server for the whole text ({"whole": true} replaces it unless
+  // shorter, i.e. stale; {"reset": true}, the writer's text changed, always replaces it).
   let resyncAsked = 0;
 
   function applyStream(frame, socket) {
     const body = document.getElementById(`msg-${frame.stream}-body`);
     if (!body) return;
-    if (frame.whole) {
-      if (frame.text.length >= body.textContent.length) body.textContent = frame.text;
+    if (frame.reset || (frame.whole && frame.text.length >= body.textContent.length)) {
+      body.textContent = frame.text;
+    } else if (frame.whole) {
+      return; // older than what the tab has
     } else {
       const have = body.textContent.length;
       if (frame.at > have) {

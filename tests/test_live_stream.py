@@ -21,8 +21,10 @@ def apply_frames(frames: list[str]) -> str:
     text = ""
     for frame in filter(stream_frame, frames):
         data = json.loads(frame)
+        if data.get("reset") or (data.get("whole") and len(data["text"]) >= len(text)):
+            text = data["text"]
+            continue
         if data.get("whole"):
-            text = data["text"] if len(data["text"]) >= len(text) else text
             continue
         if data["at"] <= len(text):  # else a gap: the browser asks for the whole text
             text += data["text"][len(text) - data["at"] :]
@@ -117,3 +119,36 @@ async def test_the_reply_is_saved_on_a_schedule_not_per_fragment(alice, conversa
     assert all(shown.startswith(text) for text in saved)
     stopped = await sync_to_async(the_reply)(conversation)
     assert stopped.status == Message.Status.STOPPED and stopped.content.startswith(shown)
+
+
+async def test_a_reply_whose_text_was_taken_back_makes_every_tab_replace_what_it_shows():
+    from channels.layers import get_channel_layer
+
+    from chat import fragments
+
+    conversation_id = uuid.uuid4()
+    layer = get_channel_layer()
+    tab = await layer.new_channel()
+    await layer.group_add(fragments.group_name(conversation_id), tab)
+    writer = live.LiveReply(7, conversation_id, lambda: None)
+
+    frames = []
+    for text in [
+        "I will not",
+        "I will not help.\n\nI will not help.",
+        "I will not help.",
+        "I will not help. Bye",
+    ]:
+        writer.text = text
+        await writer.publish_new_text()
+        frames.append((await layer.receive(tab))["frame"])
+
+    assert json.loads(frames[2]) == {
+        "stream": 7,
+        "at": 0,
+        "text": "I will not help.",
+        "whole": True,
+        "reset": True,
+    }
+    assert json.loads(frames[3]) == {"stream": 7, "at": 16, "text": " Bye"}
+    assert apply_frames(frames) == "I will not help. Bye"
