@@ -5,7 +5,7 @@ POST /v1/messages streams `tokens=N` tokens (from the last user message; default
 second, each token five characters ("tide "), one `content_block_delta` event each. Token i is due at
 start + (i + 1) / RATE; a reply that falls behind sends the tokens that are due in one write (still
 one SSE event each, so a client parses as many events). GET /starts returns each request's start
-time (time.time()) by its `nonce=` word, for the harness's latency figures.
+time (time.time()) and the tokens it sent by its `nonce=` word, for the harness's latency and loss.
 
     uvicorn benchmarks.model_server:app --port 8790
 """
@@ -21,6 +21,7 @@ WORDS = ("tide", "moon", "wave", "sand", "gull", "reef", "salt", "foam")
 TOKEN_CHARS = 5
 
 _starts: dict[str, float] = {}
+_sent: dict[str, int] = {}  # tokens actually sent, by nonce: what "lost" is measured against
 _active = 0  # streams in progress: the harness waits for none before the next point
 
 
@@ -77,7 +78,7 @@ async def app(scope, receive, send) -> None:
     if scope["type"] != "http":
         return
     if scope["method"] == "GET" and scope["path"] == "/starts":
-        await _respond(send, 200, _starts)
+        await _respond(send, 200, {"starts": _starts, "sent": _sent})
         return
     if scope["method"] == "GET" and scope["path"] == "/active":
         await _respond(send, 200, {"active": _active})
@@ -89,16 +90,17 @@ async def app(scope, receive, send) -> None:
     body = json.loads(await _read_body(receive) or b"{}")
     prompt = _prompt(body)
     tokens = int(m.group(1)) if (m := re.search(r"tokens=(\d+)", prompt)) else 300
-    if m := re.search(r"nonce=(\S+)", prompt):
-        _starts[m.group(1)] = start
+    nonce = m.group(1) if (m := re.search(r"nonce=(\S+)", prompt)) else ""
+    _starts[nonce] = start
+    _sent[nonce] = 0
     _active += 1
     try:
-        await _stream(send, body.get("model", "bench"), tokens, start)
+        await _stream(send, body.get("model", "bench"), tokens, start, nonce)
     finally:
         _active -= 1
 
 
-async def _stream(send, model: str, tokens: int, start: float) -> None:
+async def _stream(send, model: str, tokens: int, start: float, nonce: str) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -143,8 +145,8 @@ async def _stream(send, model: str, tokens: int, start: float) -> None:
             )
             for i in range(sent, due)
         )
-        sent = due
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        sent = _sent[nonce] = due
     tail = (
         _event("content_block_stop", {"type": "content_block_stop", "index": 0})
         + _event(

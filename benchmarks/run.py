@@ -399,7 +399,8 @@ async def run_point(
     await drain(model_url)  # writes per reply count every reply to its end, delivered or not
     await asyncio.sleep(1.1)  # the write counters are dumped every 0.5 s
     writes = config.writes() - writes_before
-    starts = json.loads(urllib.request.urlopen(f"{model_url}/starts", timeout=10).read())
+    model_side = json.loads(urllib.request.urlopen(f"{model_url}/starts", timeout=10).read())
+    starts, model_sent = model_side["starts"], model_side["sent"]
     if not measure:
         return {"replies": replies}
 
@@ -415,7 +416,10 @@ async def run_point(
         sizes.append(sum(len(f.encode()) for _, f in reply.frames))
         if reply.done_at is not None:
             finished += 1
-            lost += len(expected) - common
+            # Lost: what the model server sent for this reply and the tab never got. (A reply whose
+            # model connection failed was sent nothing, and shows an error instead: not a loss.)
+            sent_by_model = len(expected_text(model_sent.get(reply.nonce, 0)).rstrip())
+            lost += max(0, sent_by_model - common)
             exact += text == expected
             if reply.done_at - reply.sent_at <= 2 * duration:
                 within += 1
@@ -456,6 +460,7 @@ async def run_point(
         "db_writes_per_reply": round(writes / c, 1) if config.stats_dir else None,
         "load_average": [round(x, 2) for x in load],
         "errors": sorted({r.error for r in replies if r.error}),
+        "model_never_reached": sum(1 for r in replies if r.nonce not in starts),
     }
     p99 = percentile(latencies, 99)
     point["holds"] = (
