@@ -723,7 +723,7 @@ def parse_args(argv: list[str] | None = None):
     if args.tokens is None:
         args.tokens = 150 if args.quick else 300
     if args.points is None:
-        args.points = [10] if args.quick else [10, 25, 50, 75, 100, 150, 200, 300, 400]
+        args.points = [10] if args.quick else [5, 10, 15, 25, 50, 75, 100, 150, 200, 300, 400]
     # C = 200 is the comparison point: measured even after a configuration stops holding.
     args.must = [] if args.quick else [200]
     if args.long_c is None:
