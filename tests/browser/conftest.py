@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -104,10 +105,11 @@ def _answers(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory) -> Iterator[AppServer]:
-    workdir = tmp_path_factory.mktemp("bowout-browser")
-    env = _server_env(workdir / "db.sqlite3")
+@contextmanager
+def running_app_server(workdir: Path, **env_overrides: str) -> Iterator[AppServer]:
+    """A Bowout server in a subprocess on a free port, with its own SQLite file under `workdir`.
+    `env_overrides` change its environment (another model server, other policy settings)."""
+    env = {**_server_env(workdir / "db.sqlite3"), **env_overrides}
     port = _free_port()
     server = AppServer(url=f"http://127.0.0.1:{port}", log_path=workdir / "server.log")
     command = _server_command(port)
@@ -148,6 +150,12 @@ def app_server(tmp_path_factory) -> Iterator[AppServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory) -> Iterator[AppServer]:
+    with running_app_server(tmp_path_factory.mktemp("bowout-browser")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
