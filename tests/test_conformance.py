@@ -114,10 +114,15 @@ def send(client: Client, conversation: Conversation, text: str) -> Message:
     client.post(
         reverse("chat:post_message", args=[conversation.pk]), {"text": text, "client_id": str(uuid.uuid4())}
     )
+    return wait_for_reply(conversation)
+
+
+def wait_for_reply(conversation: Conversation, after: Message | None = None) -> Message:
+    """The latest reply (newer than `after`), once it is no longer streaming; fails if it stays streaming."""
     deadline = time.monotonic() + REPLY_TIMEOUT
     while True:
         reply = latest_reply(conversation)
-        assert reply is not None, "no reply was created for the message"
+        assert reply is not None and (after is None or reply.pk > after.pk), "no reply was created"
         if reply.status != Message.Status.STREAMING:
             return reply
         assert time.monotonic() < deadline, f"the reply was left streaming: {reply.content!r}"
@@ -154,12 +159,23 @@ def assert_requests_follow_the_api(requests: list[dict[str, Any]]) -> None:
         assert body.get("cache_control") == {"type": "ephemeral"}, body.get("cache_control")
         assert body.get("thinking") == DEFAULT_THINKING, body.get("thinking")
         assert not [key for key in SAMPLING if key in body]
-        for message in body["messages"]:
-            for block in message["content"] if isinstance(message["content"], list) else []:
-                if block.get("type") == "tool_use":
-                    assert isinstance(block.get("input"), dict), (
-                        f"tool_use sent with input {block.get('input')!r}"
-                    )
+        messages = body["messages"]
+        assert messages[0]["role"] == "user" and messages[-1]["role"] == "user"
+        for index, message in enumerate(messages):
+            calls = [b for b in blocks(message) if b.get("type") == "tool_use"]
+            for call in calls:
+                assert isinstance(call.get("input"), dict), f"tool_use sent with input {call.get('input')!r}"
+            # As the API insists: every tool call is answered in the very next message.
+            answered = (
+                {b.get("tool_use_id") for b in blocks(messages[index + 1]) if b.get("type") == "tool_result"}
+                if calls
+                else set()
+            )
+            assert {c["id"] for c in calls} <= answered, f"unanswered tool call in message {index}"
+
+
+def blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return message["content"] if isinstance(message["content"], list) else []
 
 
 def events(conversation: Conversation) -> list[ConversationEvent]:
@@ -277,6 +293,13 @@ def test_api_max_tokens_inside_a_tool_call_keeps_the_text_and_drops_the_unfinish
     assert not [b for b in saved_blocks if b.get("type") == "tool_use"], "an unfinished tool call was saved"
     conversation.refresh_from_db()
     assert not conversation.is_ended
+
+    # The next turn sends the kept text back without the call the API would refuse as unanswered.
+    use("api_text")
+    assert send(browser_client, conversation, "Thanks. How do tides work?").status == "complete"
+    sent = replay.requests("api_text")[0]["messages"]
+    assert recorded_text("api_max_tokens_in_tool") in json.dumps(sent)
+    assert_requests_follow_the_api(replay.requests("api_max_tokens_in_tool") + replay.requests("api_text"))
 
 
 def test_api_midstream_error_is_interrupted_with_overloaded_and_retry(use, browser_client, conversation):
@@ -415,6 +438,36 @@ def test_llamacpp_tool_call_without_input_is_answered_without_a_loop(
     ]
     assert sent_calls and all(b["input"] == {} for b in sent_calls)
     assert_requests_follow_the_api(requests)
+
+
+# --- Retry after a broken reply -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "scenario", ["api_midstream_error", "api_pause_turn", "ollama_eof", "llamacpp_flat_error"]
+)
+def test_retry_after_a_broken_reply_gets_a_whole_one_without_sending_the_broken_one(
+    scenario, use, browser_client, conversation, replay
+):
+    use(scenario)
+    question = "Tell me about the sea."
+    broken = send(browser_client, conversation, question)
+    assert broken.status in ("interrupted", "failed")
+    assert offers_retry(page(browser_client, conversation), broken)
+
+    use("api_text")
+    browser_client.post(
+        reverse("chat:retry", args=[conversation.pk]), {"action": "retry", "message_id": broken.pk}
+    )
+    retried = wait_for_reply(conversation, after=broken)
+
+    assert retried.status == "complete" and retried.content == recorded_text("api_text")
+    sent = replay.requests("api_text")
+    assert len(sent) == 1
+    assert sent[0]["messages"][-1]["role"] == "user" and question in json.dumps(sent[0]["messages"][-1])
+    broken_words = recorded_text(scenario)
+    assert not broken_words or broken_words not in json.dumps(sent[0]["messages"])
+    assert recorded_text("api_text") in visible(page(browser_client, conversation))
 
 
 # --- Broken servers -------------------------------------------------------------------------------------
