@@ -243,6 +243,8 @@ def test_api_thinking_tool_end_ends_the_chat_and_shows_claudes_words(
     words_between = second["content"][0]["thinking"]
     assert words_before in shown
     assert words_between in shown
+    # The reasoning before the first call is Claude's own, not words to the user.
+    assert first["content"][0]["thinking"] not in shown
     assert "Claude ended this conversation" in shown
 
     requests = replay.requests("api_thinking_tool_end")

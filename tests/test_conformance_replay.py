@@ -2,6 +2,10 @@
 requests recorded, and clear errors for anything it cannot serve."""
 
 import json
+import socket
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -138,3 +142,30 @@ def test_the_command_refuses_a_folder_without_scenarios(tmp_path):
         call_command("replay_streams", "--dir", str(tmp_path))
     with pytest.raises(CommandError, match="--delay"):
         call_command("replay_streams", "--delay", "-1")
+
+
+def test_the_command_serves_the_scenarios_for_an_operator():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "manage.py", "replay_streams", "--port", str(port), "--delay", "0"]
+    process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as response:
+                    scenarios = json.loads(response.read())["scenarios"]
+                break
+            except OSError:
+                assert process.poll() is None, process.stdout.read().decode()
+                assert time.monotonic() < deadline, "replay_streams did not answer"
+                time.sleep(0.1)
+        assert "api_text" in scenarios
+        status, body = post(f"http://127.0.0.1:{port}/ollama_eof/v1/messages", {"model": "m"})
+        assert status == 200 and b"1789" in body and b"message_stop" not in body
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()
