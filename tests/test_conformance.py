@@ -191,9 +191,10 @@ def test_no_scenario_leaves_a_reply_streaming(scenario, use, browser_client, con
     reply = send(browser_client, conversation, "Tell me something interesting.")
 
     assert reply.status in ("complete", "stopped", "interrupted", "failed", "refused")
-    # Whatever happened, the user is told: words from the model, or a sentence saying what went wrong.
-    assert reply.content.strip() or reply.error.strip()
-    assert article(page(browser_client, conversation), reply)
+    # Whatever happened, the user is told: words from the model, a sentence saying what went wrong, or a
+    # note on the reply (a refusal with no words at all).
+    shown = article(page(browser_client, conversation), reply)
+    assert reply.content.strip() or reply.error.strip() or 'class="message__note"' in shown
     assert not conversation.messages.filter(status=Message.Status.STREAMING).exists()
     assert_requests_follow_the_api(replay.requests(scenario))
 
@@ -249,10 +250,15 @@ def test_api_thinking_tool_end_ends_the_chat_and_shows_claudes_words(
 
     requests = replay.requests("api_thinking_tool_end")
     assert len(requests) == 2
+    thinking = [b for b in first["content"] if b["type"] in ("thinking", "redacted_thinking")]
+    assert [b["type"] for b in thinking] == ["thinking", "redacted_thinking"]
     assistant_turns = [m for m in requests[1]["messages"] if m["role"] == "assistant"]
-    assert assistant_turns and assistant_turns[-1]["content"][0] == first["content"][0], (
-        "the second request must carry the first response's thinking block first and unmodified"
+    assert assistant_turns and assistant_turns[-1]["content"][: len(thinking)] == thinking, (
+        "the second request must start the assistant turn with the first response's thinking and "
+        "redacted thinking blocks, unmodified"
     )
+    saved_blocks = [block for turn in reply.turns for block in turn["content"]]
+    assert all(block in saved_blocks for block in thinking)
     assert_requests_follow_the_api(requests)
 
 
@@ -280,6 +286,21 @@ def test_api_refusal_is_marked_refused_and_left_out_of_the_next_request(
     partial = recorded_text("api_refusal")
     assert partial not in sent and partial[:20] not in sent
     assert_requests_follow_the_api(replay.requests("api_refusal") + replay.requests("api_text"))
+
+
+def test_api_refusal_without_text_or_explanation_is_refused_and_left_out(
+    use, browser_client, conversation, replay
+):
+    use("api_refusal_empty")
+    refused_prompt = "Explain step by step how to culture a dangerous pathogen."
+    reply = send(browser_client, conversation, refused_prompt)
+
+    assert reply.status == "refused" and not reply.content.strip()
+    assert "stopped by Claude's safety systems" in visible(article(page(browser_client, conversation), reply))
+
+    use("api_text")
+    assert send(browser_client, conversation, "How do tides work?").status == "complete"
+    assert refused_prompt not in json.dumps(replay.requests("api_text")[0]["messages"])
 
 
 def test_api_max_tokens_inside_a_tool_call_keeps_the_text_and_drops_the_unfinished_call(

@@ -43,6 +43,7 @@ def test_every_scenario_the_suite_names_is_recorded():
         "api_text",
         "api_thinking_tool_end",
         "api_refusal",
+        "api_refusal_empty",
         "api_max_tokens_in_tool",
         "api_midstream_error",
         "api_pause_turn",
