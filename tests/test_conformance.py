@@ -496,7 +496,7 @@ def test_retry_after_a_broken_reply_gets_a_whole_one_without_sending_the_broken_
 # --- Broken servers -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scenario", ["broken_data_only", "broken_json_despite_stream"])
+@pytest.mark.parametrize("scenario", ["broken_data_only", "broken_json_despite_stream", "broken_tool_json"])
 def test_a_server_bowout_cannot_read_fails_with_words_for_the_operator(
     scenario, use, browser_client, conversation
 ):

@@ -58,6 +58,7 @@ def test_every_scenario_the_suite_names_is_recorded():
         "llamacpp_tool_no_input",
         "broken_data_only",
         "broken_json_despite_stream",
+        "broken_tool_json",
     }
 
 
