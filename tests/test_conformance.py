@@ -408,6 +408,24 @@ def test_ollama_tool_call_in_one_whole_json_delta_is_handled(use, browser_client
     assert not conversation.is_ended
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="the adapter shows the thinking of every round after a tool result, which on Claude holds its "
+    "words between calls but on Ollama (unsigned thinking) is private reasoning, glued to the text",
+)
+def test_ollama_reasoning_after_a_tool_result_is_not_shown_as_words(
+    use, browser_client, conversation, settings
+):
+    settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
+    use("ollama_tool_thinking")
+    reply = send(browser_client, conversation, "Please end this chat.")
+
+    reasoning = recorded_message("ollama_tool_thinking", 2)["content"][0]["thinking"]
+    assert reply.status == "complete"
+    assert reply.content == recorded_text("ollama_tool_thinking", 2)
+    assert reasoning not in visible(page(browser_client, conversation))
+
+
 def test_ollama_clean_eof_mid_stream_is_interrupted_not_complete(use, browser_client, conversation):
     use("ollama_eof")
     reply = send(browser_client, conversation, "When did the French Revolution begin?")
