@@ -259,6 +259,12 @@ def test_api_thinking_tool_end_ends_the_chat_and_shows_claudes_words(
     )
     saved_blocks = [block for turn in reply.turns for block in turn["content"]]
     assert all(block in saved_blocks for block in thinking)
+    # One reply, two model rounds: the cost of both is recorded.
+    for field, usage_key in (
+        ("output_tokens", "output_tokens"),
+        ("cache_read_tokens", "cache_read_input_tokens"),
+    ):
+        assert getattr(reply, field) == first["usage"][usage_key] + second["usage"][usage_key]
     assert_requests_follow_the_api(requests)
 
 
