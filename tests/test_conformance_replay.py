@@ -139,6 +139,14 @@ def test_framing_headers_are_left_to_the_serving_server():
     assert recording.headers == (("request-id", "req_1"),) and recording.body == b"abc"
 
 
+def test_a_capture_from_curl_is_a_recording():
+    # `curl -sN -i` prints an HTTP/2 status line, CRLF headers and the decoded (unchunked) body.
+    raw = b"HTTP/2 529 \r\ntransfer-encoding: chunked\r\ncontent-type: application/json\r\n\r\n{}\n\n{}"
+    recording = parse_recording(raw, "mine/01.http")
+    assert recording.status == 529 and recording.headers == (("content-type", "application/json"),)
+    assert recording.body == b"{}\n\n{}" and recording.chunks() == [recording.body]
+
+
 def test_the_command_refuses_a_folder_without_scenarios(tmp_path):
     with pytest.raises(CommandError, match="no scenario folders"):
         call_command("replay_streams", "--dir", str(tmp_path))
