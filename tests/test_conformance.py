@@ -414,11 +414,6 @@ def test_ollama_tool_call_in_one_whole_json_delta_is_handled(use, browser_client
     assert not conversation.is_ended
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the adapter shows the thinking of every round after a tool result, which on Claude holds its "
-    "words between calls but on Ollama (unsigned thinking) is private reasoning, glued to the text",
-)
 def test_ollama_reasoning_after_a_tool_result_is_not_shown_as_words(
     use, browser_client, conversation, settings
 ):
