@@ -82,12 +82,12 @@ def state_token(conversation: Conversation) -> str:
 def render_snapshot(conversation: Conversation) -> str:
     """The whole state of a conversation: swapped in when a socket (re)connects, and sent to every tab
     when the conversation ends."""
-    messages = messages_for_display(conversation, conversation.user)
+    chat_messages = messages_for_display(conversation, conversation.user)
     return _render(
         "snapshot",
         conversation=conversation,
-        messages=messages,
-        streaming=any(m.is_streaming for m in messages),
+        chat_messages=chat_messages,
+        streaming=any(m.is_streaming for m in chat_messages),
         support=shows_support(conversation),
         oob=True,
     )

@@ -53,12 +53,13 @@ def render_conversation(
     request: HttpRequest, conversation: Conversation, *, error: str = "", draft: str = "", status: int = 200
 ) -> HttpResponse:
     flow.mark_stale_replies_interrupted(conversation)
-    messages = fragments.messages_for_display(conversation, request.user)
+    # Not "messages": that name belongs to Django's flash messages, which base.html shows.
+    chat_messages = fragments.messages_for_display(conversation, request.user)
     context = {
         "conversation": conversation,
         "conversations": _sidebar(request.user),
-        "messages": messages,
-        "streaming": any(m.is_streaming for m in messages),
+        "chat_messages": chat_messages,
+        "streaming": any(m.is_streaming for m in chat_messages),
         "support": fragments.shows_support(conversation),
         "state_token": fragments.state_token(conversation),
         "error": error,
