@@ -10,7 +10,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.http import (
     Http404,
     HttpRequest,
@@ -115,8 +115,9 @@ class EndedConversationAdmin(ReadOnlyAdmin):
     # Searched by get_search_results below (message text too); listed so the admin shows the search box.
     search_fields = ["user__email", "title", "end_summary"]
     search_help_text = "User email, title, Claude's summary, or any message's text."
-    # Reopened conversations (no current end) come last on SQLite; the "state" filter finds them.
-    ordering = ["-ended_at", "-reopened_at"]
+    # Reopened conversations (no current end) come last; the "state" filter finds them. Nulls are placed
+    # explicitly: PostgreSQL sorts them first in a descending order, SQLite last.
+    ordering = [F("ended_at").desc(nulls_last=True), F("reopened_at").desc(nulls_last=True)]
     change_list_template = "welfare_admin/ended_change_list.html"
 
     def get_queryset(self, request: HttpRequest):
