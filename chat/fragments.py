@@ -115,12 +115,25 @@ def render_posted(posted: Posted) -> str:
     return html
 
 
+def _group(conversation: Conversation | uuid.UUID) -> str:
+    conversation_id = conversation.pk if isinstance(conversation, Conversation) else conversation
+    return f"conversation.{conversation_id.hex}"
+
+
 async def publish(conversation: Conversation | uuid.UUID, html: str) -> None:
     """Send an HTML fragment to every open tab of the conversation, on every worker."""
-    conversation_id = conversation.pk if isinstance(conversation, Conversation) else conversation
-    await get_channel_layer().group_send(
-        f"conversation.{conversation_id.hex}", {"type": "chat.html", "html": html}
-    )
+    await get_channel_layer().group_send(_group(conversation), {"type": "chat.html", "html": html})
+
+
+async def close_tabs(conversation: Conversation | uuid.UUID, code: int) -> None:
+    """Close every open tab's socket with `code` (chat.close_codes), which the page explains."""
+    await get_channel_layer().group_send(_group(conversation), {"type": "chat.close", "code": code})
+
+
+def render_renamed(conversation: Conversation) -> str:
+    """The new title for the conversation's open tabs: the heading and its own sidebar entry."""
+    html = _render("title", conversation=conversation, oob=True)
+    return html + render_to_string("chat/sidebar.html#sidebar-link", {"item": conversation, "oob": True})
 
 
 def render_stream(reply_id: int, text: str) -> str:

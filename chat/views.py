@@ -1,6 +1,6 @@
 from uuid import UUID, uuid4
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import flow, fragments, generation
+from chat import close_codes, flow, fragments, generation
 from chat.models import Conversation
 
 TEMPLATE = "chat/conversation.html"
@@ -149,9 +149,10 @@ async def stop(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
 @require_POST
 def rename(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
     try:
-        flow.rename_conversation(request.user, conversation_id, request.POST.get("title"))
+        conversation = flow.rename_conversation(request.user, conversation_id, request.POST.get("title"))
     except flow.ChatError as error:
         return _refuse(request, conversation_id, error)
+    async_to_sync(fragments.publish)(conversation, fragments.render_renamed(conversation))
     return redirect("chat:conversation", conversation_id=conversation_id)
 
 
@@ -162,6 +163,8 @@ def delete(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
         flow.delete_conversation(request.user, conversation_id)
     except flow.ChatError as error:
         return _refuse(request, conversation_id, error)
+    # Its other open tabs say the chat was deleted (the sidebars of other chats' tabs keep it until reload).
+    async_to_sync(fragments.close_tabs)(conversation_id, close_codes.DELETED)
     flash.success(request, "Chat deleted.")
     return redirect("chat:home")
 

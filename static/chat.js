@@ -41,13 +41,44 @@
     }
   });
 
-  function setConnection(text) {
+  function setConnection(text, link) {
     const status = document.getElementById("connection-status");
     if (!status) return;
     status.textContent = text;
+    if (link && link.href) {
+      const a = document.createElement("a");
+      a.href = link.href;
+      a.textContent = link.label;
+      status.append(" ", a);
+    }
     status.hidden = !text;
   }
-  document.addEventListener("htmx:wsClose", () => setConnection("Connection lost. Reconnecting…"));
+
+  // The ws extension reconnects only after these (abnormal) closes; any other close is for good, and
+  // the page says why (close codes from chat/close_codes.py).
+  const RECONNECTING = [1006, 1011, 1012, 1013];
+  function closedFor(code, status) {
+    const login = status && status.dataset.loginUrl;
+    const home = status && status.dataset.homeUrl;
+    switch (code) {
+      case 4401: return ["You have been signed out. Log in again.", { label: "Log in", href: login }];
+      case 4403: return ["This chat cannot be opened here any more.", { label: "Back to your chats", href: home }];
+      case 4404: return ["This chat was deleted.", { label: "Back to your chats", href: home }];
+      default: return ["The live connection closed. Reload the page to continue.", { label: "Reload", href: location.href }];
+    }
+  }
+
+  document.addEventListener("htmx:wsClose", (evt) => {
+    const code = evt.detail.event ? evt.detail.event.code : 1006;
+    if (RECONNECTING.includes(code)) {
+      setConnection("Connection lost. Reconnecting…");
+      return;
+    }
+    const [text, link] = closedFor(code, document.getElementById("connection-status"));
+    setConnection(text, link);
+    // Nothing typed here could be sent any more: keep the draft visible, but out of reach.
+    document.getElementById("composer-area")?.setAttribute("inert", "");
+  });
   document.addEventListener("htmx:wsError", () => setConnection("Connection lost. Reconnecting…"));
   document.addEventListener("htmx:wsOpen", () => setConnection(""));
 
