@@ -13,10 +13,20 @@
 
   function messages() { return document.getElementById("messages"); }
 
+  // The message list scrolls on its own (the window does not): keep its end in view on load, after a
+  // send, and while a reply streams, unless the user has scrolled up to read.
   function scrollToEnd() {
     const list = messages();
-    if (list) list.lastElementChild?.scrollIntoView({ block: "end" });
+    if (list) list.scrollTop = list.scrollHeight;
   }
+
+  function atEnd() {
+    const list = messages();
+    return !list || list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+  }
+
+  let followEnd = true;
+  document.addEventListener("htmx:wsBeforeMessage", () => { followEnd = atEnd(); });
 
   document.addEventListener("htmx:wsConfigSend", (evt) => {
     const params = evt.detail.parameters;
@@ -36,9 +46,11 @@
       if (box && box.value.trim() === String(pending.text).trim()) box.value = "";
       pending = null;
       scrollToEnd();
-    } else if (document.querySelector('[data-status="streaming"]')) {
+    } else if (followEnd) {
       scrollToEnd();
     }
+    const title = document.getElementById("conversation-title");
+    if (title) document.title = `${title.textContent.trim()} · Bowout`;
   });
 
   function setConnection(text, link) {
@@ -89,7 +101,20 @@
     box.form.requestSubmit();
   });
 
-  document.addEventListener("DOMContentLoaded", scrollToEnd);
+  // The chat list: a menu on phones, always open on wider screens (for browsers whose CSS cannot
+  // show a closed <details>' content, see bowout.css).
+  const wide = window.matchMedia("(min-width: 44.01rem)");
+  function fitChatList() {
+    const menu = document.querySelector(".sidebar__menu");
+    if (menu) menu.open = wide.matches;
+  }
+  wide.addEventListener("change", fitChatList);
+
+  document.addEventListener("DOMContentLoaded", () => {
+    fitChatList();
+    // A link to one message (#msg-…) goes there; otherwise the newest message is in view.
+    if (!location.hash) scrollToEnd();
+  });
 })();
 
 // "End chat" opens its confirmation dialog; without JavaScript the same button loads a page.
