@@ -32,9 +32,7 @@ async def test_a_refused_rename_reaches_no_tab(alice, alice_client, conversation
     assert await tab.communicator.receive_nothing(timeout=0.3)
 
 
-async def test_a_delete_closes_the_chats_open_tabs_as_deleted(
-    alice, alice_client, conversation, open_socket
-):
+async def test_a_delete_closes_the_chats_open_tabs_as_deleted(alice, alice_client, conversation, open_socket):
     _, tab = await open_socket(alice, conversation.pk)
     _, other_tab = await open_socket(alice, conversation.pk)
 
