@@ -88,8 +88,10 @@
     }
     const [text, link] = closedFor(code, document.getElementById("connection-status"));
     setConnection(text, link);
-    // Nothing typed here could be sent any more: keep the draft visible, but out of reach.
-    document.getElementById("composer-area")?.setAttribute("inert", "");
+    // Nothing typed here could be sent any more: the draft stays readable (and copyable), the buttons off.
+    const area = document.getElementById("composer-area");
+    area?.querySelectorAll("textarea").forEach((box) => { box.readOnly = true; });
+    area?.querySelectorAll("button").forEach((button) => { button.disabled = true; });
   });
   document.addEventListener("htmx:wsError", () => setConnection("Connection lost. Reconnecting…"));
   document.addEventListener("htmx:wsOpen", () => setConnection(""));
