@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -17,8 +17,15 @@ from django.template.loader import render_to_string
 
 from chat.models import Conversation, ConversationEvent, Message, MessageRating
 
-if TYPE_CHECKING:
-    from chat.flow import Posted
+
+class Posted(Protocol):
+    """What a send left behind (chat.flow.Posted), as far as the page needs it. A protocol, so this module
+    depends on the models only and the flow, which writes, never needs it."""
+
+    conversation: Conversation
+    user_message: Message
+    reply: Message | None
+    support: bool
 
 
 def messages_for_display(conversation: Conversation, user) -> list[Message]:

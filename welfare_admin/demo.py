@@ -32,6 +32,9 @@ from chat.models import (
     Message,
     MessageRating,
     UserRequest,
+    end_fields,
+    end_record,
+    reopen_fields,
 )
 from welfare_admin.models import AuditEntry
 
@@ -194,9 +197,7 @@ class Builder:
         return at
 
     def _end(self, plan: Plan, at: datetime, by: str, reason: str, summary: str) -> None:
-        plan.conversation.update(
-            ended_at=at, ended_by=by, end_reason=reason, end_summary=summary, updated_at=at
-        )
+        plan.conversation.update(end_fields(by=by, reason=reason, summary=summary, at=at))
         plan.end_at = at
 
     def _claude_end(self, plan: Plan, at: datetime, reason: str, summary: str) -> None:
@@ -290,17 +291,9 @@ class Builder:
         conversation.setdefault("updated_at", plan.messages[-1][2])
         if plan.review == "reopened":
             # What chat's reopen_by_staff leaves: the end cleared, kept in the staff-action event.
-            plan.previous_end = {
-                "ended_at": conversation["ended_at"].isoformat(),
-                "ended_by": conversation["ended_by"],
-                "end_reason": conversation["end_reason"],
-                "end_summary": conversation["end_summary"],
-            }
+            plan.previous_end = end_record(conversation)
             plan.reopened_at = plan.end_at + timedelta(hours=6, minutes=5)
-            conversation.update(
-                ended_at=None, ended_by="", end_reason="", end_summary="", reopened_at=plan.reopened_at
-            )
-            conversation["updated_at"] = plan.reopened_at
+            conversation.update(reopen_fields(at=plan.reopened_at))
         return plan
 
 
