@@ -88,7 +88,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=await database_sync_to_async(self._snapshot)())
             return
         await fragments.publish(self.conversation_id, fragments.render_posted(posted))
-        generation.start_generation(posted.reply)
+        if posted.reply is not None:  # always, for a new send
+            generation.start_generation(posted.reply)
 
     async def stop_reply(self, data: dict) -> None:
         reply = await database_sync_to_async(flow.request_stop)(self.user, self.conversation_id)

@@ -8,6 +8,7 @@ line. No transaction is held while the model streams.
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -279,24 +280,23 @@ def end_by_assistant(reply: Message, decision: welfare.Decision) -> None:
         )
 
 
-def reopen_by_staff(staff_user, conversation: Conversation, note: str) -> bool:
-    """Staff reopen a conversation ended by mistake. The end is kept in the audit trail (the event carries
-    who ended it, why and when); the user sees a line saying staff reopened it. False if it was not ended.
-    Writes only: the caller tells the open tabs (welfare_admin.audit, once the reopen is committed)."""
+def reopen_by_staff(staff_user, conversation: Conversation, note: str) -> ConversationEvent | None:
+    """Staff reopen a conversation ended by mistake. The end is kept in the audit trail (the returned event
+    carries who ended it, why and when); the user sees a line saying staff reopened it. None if it was not
+    ended. Writes only: the caller tells the open tabs (welfare_admin.audit, once the reopen is committed)."""
     note = note.strip() if isinstance(note, str) else ""
     if not note:
         raise InvalidMessage("A note is required to reopen a conversation.")
     with transaction.atomic():
         previous = conversation.reopen()
         if previous is None:
-            return False
-        ConversationEvent.objects.create(
+            return None
+        return ConversationEvent.objects.create(
             conversation=conversation,
             kind=ConversationEvent.Kind.STAFF_ACTION,
             actor=staff_user,
             detail={"action": "reopen", "note": note, "previous_end": previous},
         )
-    return True
 
 
 # --- After an end: branches and feedback ----------------------------------------------------------
@@ -398,7 +398,7 @@ def delete_conversation(user, conversation_id: Any) -> None:
 
 def mark_stale_replies_interrupted(conversation: Conversation) -> None:
     """A reply whose worker died (process stopped mid-stream) would otherwise say "writing" forever."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=STALE_STREAM_SECONDS)
+    cutoff = timezone.now() - timedelta(seconds=STALE_STREAM_SECONDS)
     Message.objects.filter(
         conversation=conversation, status=Message.Status.STREAMING, updated_at__lt=cutoff
     ).update(

@@ -10,8 +10,9 @@ import hashlib
 import uuid
 from typing import Any, Protocol
 
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Count, Max
 from django.template.loader import render_to_string
 
@@ -122,6 +123,13 @@ def render_posted(posted: Posted) -> str:
     return html
 
 
+def _layer() -> BaseChannelLayer:
+    layer = get_channel_layer()
+    if layer is None:
+        raise ImproperlyConfigured("CHANNEL_LAYERS has no default layer: open tabs could not be told.")
+    return layer
+
+
 def _group(conversation: Conversation | uuid.UUID) -> str:
     conversation_id = conversation.pk if isinstance(conversation, Conversation) else conversation
     return f"conversation.{conversation_id.hex}"
@@ -129,12 +137,12 @@ def _group(conversation: Conversation | uuid.UUID) -> str:
 
 async def publish(conversation: Conversation | uuid.UUID, html: str) -> None:
     """Send an HTML fragment to every open tab of the conversation, on every worker."""
-    await get_channel_layer().group_send(_group(conversation), {"type": "chat.html", "html": html})
+    await _layer().group_send(_group(conversation), {"type": "chat.html", "html": html})
 
 
 async def close_tabs(conversation: Conversation | uuid.UUID, code: int) -> None:
     """Close every open tab's socket with `code` (chat.close_codes), which the page explains."""
-    await get_channel_layer().group_send(_group(conversation), {"type": "chat.close", "code": code})
+    await _layer().group_send(_group(conversation), {"type": "chat.close", "code": code})
 
 
 def render_renamed(conversation: Conversation) -> str:

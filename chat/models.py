@@ -174,6 +174,9 @@ class Message(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    # The viewer's own rating, set for display by chat.fragments.messages_for_display (not a column).
+    my_rating: str
+
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["conversation", "role"], name="message_conversation_role")]

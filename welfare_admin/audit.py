@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat import flow, fragments
-from chat.models import Conversation, ConversationEvent, UserRequest
+from chat.models import Conversation, UserRequest
 from welfare_admin.models import AuditEntry
 
 
@@ -65,12 +65,12 @@ def reopen_conversation(actor, conversation: Conversation, note: str) -> AuditEn
     event), record it, and tell the user's open tabs once all of it is committed."""
     note = _clean_note(note)
     with transaction.atomic():
-        if not flow.reopen_by_staff(actor, conversation, note):
+        event = flow.reopen_by_staff(actor, conversation, note)
+        if event is None:
             raise StaffActionError("This conversation is not ended, so it cannot be reopened.")
         # Open tabs get the composer back, once the reopen and its audit entry are committed.
         html = fragments.render_reopened(conversation)
         transaction.on_commit(lambda: async_to_sync(fragments.publish)(conversation, html))
-        event = conversation.events.filter(kind=ConversationEvent.Kind.STAFF_ACTION).order_by("-id").first()
         return record(
             actor,
             AuditEntry.Action.REOPENED,

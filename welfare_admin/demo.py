@@ -165,6 +165,13 @@ class Plan:
     reopened_at: datetime | None = None
 
     @property
+    def ended(self) -> datetime:
+        """When it ended, asked only of plans that end (events and reviews hang off the end)."""
+        if self.end_at is None:
+            raise ValueError("This demo conversation does not end.")
+        return self.end_at
+
+    @property
     def refers_to_messages(self) -> bool:
         return any(e[1] is not None for e in self.events) or any(r[2] is not None for r in self.requests)
 
@@ -292,7 +299,7 @@ class Builder:
         if plan.review == "reopened":
             # What chat's reopen_by_staff leaves: the end cleared, kept in the staff-action event.
             plan.previous_end = end_record(conversation)
-            plan.reopened_at = plan.end_at + timedelta(hours=6, minutes=5)
+            plan.reopened_at = plan.ended + timedelta(hours=6, minutes=5)
             conversation.update(reopen_fields(at=plan.reopened_at))
         return plan
 
@@ -425,7 +432,7 @@ def _write(plans: list[Plan], reviewer_id: int, report: SeedReport) -> None:
         c = plan.conversation
         message_ids = ids.get(c["id"], [])
         for kind, index, detail in plan.events:
-            at = plan.messages[index][2] + timedelta(seconds=2) if index is not None else plan.end_at
+            at = plan.messages[index][2] + timedelta(seconds=2) if index is not None else plan.ended
             events.add(
                 conversation_id=c["id"],
                 message_id=message_ids[index] if index is not None else None,
@@ -435,7 +442,7 @@ def _write(plans: list[Plan], reviewer_id: int, report: SeedReport) -> None:
                 created_at=at,
             )
         for kind, source, index, text, mistaken, status in plan.requests:
-            at = (plan.messages[index][2] if index is not None else plan.end_at) + timedelta(minutes=1)
+            at = (plan.messages[index][2] if index is not None else plan.ended) + timedelta(minutes=1)
             resolved = status == UserRequest.Status.RESOLVED
             requests.add(
                 conversation_id=c["id"],
@@ -450,7 +457,7 @@ def _write(plans: list[Plan], reviewer_id: int, report: SeedReport) -> None:
                 resolved_at=at if resolved else None,
                 staff_note="Looked at it: the reply was fine." if resolved and kind == "thumbs_down" else "",
             )
-            if kind == UserRequest.Kind.THUMBS_DOWN:
+            if kind == UserRequest.Kind.THUMBS_DOWN and index is not None:
                 ratings.add(message_id=message_ids[index], user_id=c["user_id"], rating="down", created_at=at)
         if plan.review:
             upheld = plan.review == "upheld"
@@ -462,7 +469,7 @@ def _write(plans: list[Plan], reviewer_id: int, report: SeedReport) -> None:
                 note="Demo review: warned twice, the end was right."
                 if upheld
                 else "Demo review: ended too quickly.",
-                created_at=plan.end_at + timedelta(hours=6),
+                created_at=plan.ended + timedelta(hours=6),
             )
         if plan.reopened_at:
             note = "Demo: reopened after review."
