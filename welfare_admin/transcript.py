@@ -75,7 +75,7 @@ def _end_facts(end: dict[str, Any]) -> list[Fact]:
 def _event_item(event: ConversationEvent) -> Item:
     detail = event.detail if isinstance(event.detail, dict) else {}
     Kind = ConversationEvent.Kind
-    tone = {
+    tone: str = {  # type: ignore[call-overload]  # event.kind is a plain str, the keys its choices
         Kind.END_CONFIRM_REQUESTED: "warn",
         Kind.END_HONOURED: "end",
         Kind.END_DECLINED: "declined",

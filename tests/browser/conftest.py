@@ -51,6 +51,7 @@ document.addEventListener("htmx:wsOpen", () => {
 class AppServer:
     url: str
     log_path: Path
+    env: dict[str, str]
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         try:
@@ -111,7 +112,7 @@ def running_app_server(workdir: Path, **env_overrides: str) -> Iterator[AppServe
     `env_overrides` change its environment (another model server, other policy settings)."""
     env = {**_server_env(workdir / "db.sqlite3"), **env_overrides}
     port = _free_port()
-    server = AppServer(url=f"http://127.0.0.1:{port}", log_path=workdir / "server.log")
+    server = AppServer(url=f"http://127.0.0.1:{port}", log_path=workdir / "server.log", env=env)
     command = _server_command(port)
     migrate = subprocess.Popen(
         [_python(), "manage.py", "migrate", "--noinput"],
@@ -237,6 +238,19 @@ def _record_failure(item: pytest.Item, report: pytest.TestReport) -> None:
 
 
 # --- Acting as a user ----------------------------------------------------------------------------
+
+
+def make_superuser(server: AppServer) -> str:
+    """A superuser in the server's database, made the way an operator does; returns the email."""
+    email = f"root-{uuid.uuid4().hex[:12]}@example.com"
+    subprocess.run(
+        [_python(), "manage.py", "createsuperuser", "--noinput", "--email", email],
+        cwd=ROOT,
+        env={**server.env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD},
+        check=True,
+        capture_output=True,
+    )
+    return email
 
 
 def sign_up(page: Page, base_url: str) -> str:
