@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from chat import crisis
+
 END_TOOL_NAME = "end_conversation"
 REASONS = ("abusive_user", "user_requested")
 
@@ -33,16 +35,9 @@ END_TOOL = {
     },
 }
 
-# Words and phrases that suggest a person may be at risk. Deliberately broad: a false alarm only delays
-# an end (and shows support resources), a miss could end a chat with someone in crisis.
-DEFAULT_CRISIS_TERMS = (
-    "suicide", "suicidal", "kill myself", "killing myself", "end my life", "ending my life", "take my life",
-    "want to die", "wanna die", "better off dead", "no reason to live", "not worth living", "self-harm",
-    "self harm", "hurt myself", "hurting myself", "cut myself", "cutting myself", "overdose",
-    "can't go on", "cannot go on", "hopeless", "kill someone", "hurt someone", "kill them all",
-    "shoot up", "harm others",
-)  # fmt: skip
-
+# Extra phrases an operator adds (BOWOUT_CRISIS_TERMS), matched as whole words on top of the built-in
+# recogniser below. Empty by default: the recogniser covers what the old lexicon did and more.
+DEFAULT_CRISIS_TERMS: tuple[str, ...] = ()
 
 @dataclass(frozen=True)
 class Policy:
@@ -112,10 +107,13 @@ def user_texts(messages: list[dict[str, Any]]) -> list[str]:
     return texts
 
 
-def crisis_signals(texts: list[str], terms: tuple[str, ...]) -> tuple[str, ...]:
-    """The crisis terms found in these texts (whole words, case-insensitive), in lexicon order."""
+def crisis_signals(texts: list[str], terms: tuple[str, ...] = DEFAULT_CRISIS_TERMS) -> tuple[str, ...]:
+    """The crisis signals in these texts: the names of the built-in signals found (see `chat.crisis`),
+    then the operator's extra terms found (whole words, case-insensitive), each once, in that order."""
+    found = crisis.signals(texts)
     joined = " \n ".join(texts).lower().replace("’", "'")
-    return tuple(t for t in terms if re.search(rf"(?<!\w){re.escape(t.lower())}(?!\w)", joined))
+    extra = tuple(t for t in terms if re.search(rf"(?<!\w){re.escape(t.lower())}(?!\w)", joined))
+    return found + tuple(t for t in extra if t not in found)
 
 
 def decide(
