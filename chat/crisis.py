@@ -33,9 +33,9 @@ def _rule(*alternatives: str) -> re.Pattern[str]:
 
 
 _I = r"i(?: [\w'-]+){0,4}"  # the speaker, with a few words before the verb: "i really just want to"
-_METHOD = r"(?:kill|hang|hurt|cut|harm|shoot|drown|stab|starve|poison|burn|suffocate|gas)"
+_METHOD = r"(?:kill|hang|hurt|cut|harm|shoot|drown|stab|starve|poison|burn|burning|suffocate|gas)"
 _VIOLENCE = (
-    r"(?:kill|hurt|stab|shoot|strangle|beat|murder|poison|blow up|burn|attack|choke|run over"
+    r"(?:kill|hurt|stab|shoot|strangle|beat|murder|poison|blow up|burn|attack|choke|run \w+ over|punch|set fire to"
     r"|make (?:\w+ ){1,2}suffer|make (?:\w+ ){1,2}pay|use it on)"
 )
 _OTHER_PERSON = (
@@ -80,6 +80,10 @@ SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?:want|wants) (?:it all|everything|it) to (?:stop|end)(?: forever)?",
             rf"{_I} (?:feel|am|feeling) (?:so |completely |totally )?hopeless",
             r"nothing (?:matters|to live for)",
+            r"(?:nothing|no one|nobody) (?:left )?to live for|no way out",
+            r"life is (?:pointless|meaningless)",
+            r"(?:quickest|easiest|fastest|best|surest) way to (?:die|end my life|end it|kill myself)",
+            r"(?:see|find|is) (?:no|the|any) point (?:in|of|to) (?:living|going on|life|being alive|carrying on|go on)",
             r"what is the point (?:of|in) (?:living|going on|life|being alive|trying|anything|me)",
         ),
     ),
@@ -94,6 +98,10 @@ SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?:disappear|disappeared|vanish|vanished)(?: forever| and never| for good)?",
             r"(?:will not|will no longer) be (?:here|around)|be gone (?:soon|by)|i will be gone",
             r"(?:fall asleep|sleep|go to sleep)(?: [\w'-]+){0,3} (?:never|not) wake up",
+            r"(?:wish|hope|want) (?:i )?(?:to )?(?:would not|would never|did not|never|not) wake up",
+            r"(?:better|happier|easier) (?:off )?(?:[\w'-]+ ){0,3}(?:without me|if i (?:was|were|am) (?:gone|dead|not here|not around|never born))",
+            r"(?:care|notice) if i (?:died|was dead|was gone|disappeared|killed myself)",
+            r"(?:not going to|will not) be (?:here|around|alive) (?:much longer|for long|tomorrow|anymore|next week)",
         ),
     ),
     (
@@ -101,9 +109,12 @@ SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
         _rule(
             r"(?:giving|gave|give|given) (?:away )?(?:my|most of my|all my|all of my) (?:[\w'-]+ ){0,3}(?:away|things|stuff|belongings)",
             r"gave away",
+            r"will not need (?:them|it|my \w+|these|those|anything)",
             r"goodbye (?:letters?|notes?|messages?)|letters? to say goodbye|(?:said|saying|say) (?:my )?goodbyes?",
             r"(?:said|saying) goodbye to",
             r"last message",
+            r"(?:left|wrote|written|writing|leave) (?:a|my) (?:goodbye |suicide |final )?(?:note|letter)",
+            rf"{_I} (?:want|going|plan|planning|ready) to (?:jump|hang)",
             r"(?:rope|pills|gun) (?:is |are )?ready|have the rope|got the rope",
             r"(?:collecting|saving|stockpiling|hoarding) (?:[\w'-]+ ){0,2}(?:pills|meds|tablets)",
             r"how many (?:[\w'-]+ ){0,2}(?:pills|tablets)",

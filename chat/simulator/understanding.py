@@ -23,7 +23,7 @@ AbuseKind = Literal["insult", "hate", "harmful"]
 # --- Normalising ----------------------------------------------------------------------------------------
 
 _SPELLINGS = {
-    "u": "you", "ya": "you", "yu": "you", "youre": "you are", "you're": "you are", "r": "are",
+    "u": "you", "yu": "you", "youre": "you are", "you're": "you are", "r": "are",
     "im": "i am", "i'm": "i am", "ive": "i have", "i've": "i have", "i'll": "i will", "i'd": "i would",
     "dont": "do not", "don't": "do not", "doesnt": "does not", "doesn't": "does not", "cant": "can not",
     "can't": "can not", "cannot": "can not", "wont": "will not", "won't": "will not", "isnt": "is not",
@@ -65,8 +65,8 @@ _CLAUSE_BREAK = re.compile(r" (?:[.!?;,:]|and|but|so|because|though|although) ")
 # --- Abuse aimed at the assistant ------------------------------------------------------------------------
 
 _INSULT = _any(
-    r"stupid(?:est)?", r"dumb(?:est)?", r"dumbass", r"idiot(?:ic|s)?", r"moron(?:ic|s)?", r"imbecile",
-    r"brainless", r"brain-?dead", r"useless", r"worthless", r"pathetic", r"garbage", r"trash(?:y)?",
+    r"stupid\w*", r"dumb\w*", r"idiot\w*", r"moron\w*", r"imbecile\w*", r"braindead", r"thick",
+    r"brainless", r"brain-?dead", r"brain dead", r"failure", r"fraud", r"liar", r"annoying", r"dense", r"useless", r"worthless", r"pathetic", r"garbage", r"trash(?:y)?",
     r"junk", r"loser", r"clown", r"joke", r"dimwit(?:ted)?", r"retard(?:ed)?", r"bitch", r"disgusting",
     r"incompetent", r"clueless", r"embarrassment", r"scum", r"asshole", r"dickhead", r"prick", r"twat",
     r"cunt", r"wanker", r"fool", r"halfwit", r"cretin", r"shit(?:ty)?", r"crap(?:py)?", r"dipshit",
@@ -76,19 +76,21 @@ _INSULT = _any(
 # Who the insult is aimed at: the assistant, by pronoun or by name.
 _ASSISTANT = _any(
     r"bot", r"chatbot", r"robot", r"ai", r"assistant", r"claude", r"machine", r"program", r"software",
-    r"code", r"computer", r"toaster", r"thing", r"model",
+    r"toaster",
 )  # fmt: skip
-_MODIFIERS = r"(?: (?:so|such|a|an|the|just|really|literally|nothing but|truly|totally|complete|absolute|total|utter|fucking|little|big|stupid|dumb|useless|worthless|pathetic|brainless|disgusting|incompetent|clueless|dumbest))*"  # fmt: skip
+_MODIFIERS = r"(?: (?:so|such|a|an|the|this|just|really|literally|nothing but|truly|totally|complete|absolute|total|utter|fucking|little|big|sad|stupid ,|stupid|dumb|useless|worthless|pathetic|brainless|disgusting|incompetent|clueless|dumbest))*"  # fmt: skip
 
 _INSULT_RULES = (
     # "you're trash", "you are so brainless", "you are the dumbest assistant", "are you retarded"
-    _words(rf"(?:you are|are you|you're|you r|you were|you have been|you)(?: being)?{_MODIFIERS} {_INSULT}"),
+    _words(rf"(?:you are|are you ,?|you're|you r|you were|you have been|you)(?: being)?{_MODIFIERS} {_INSULT}"),
     # "stupid bot", "useless pile of code", "dumb fucking ai"
     _words(rf"{_INSULT}(?: [\w-]+){{0,2}} {_ASSISTANT}"),
     # "you idiot", "you stupid machine", "you absolute clown"
     _words(rf"you{_MODIFIERS} (?:{_INSULT}|{_ASSISTANT})"),
     # Profanity and dismissals addressed to the assistant.
     _words(r"fuck (?:you|off)|screw you|piss off|shut (?:the fuck )?up|eat shit|go to hell|go die|drop dead"),
+    _words(r"(?:fuck|screw|eat|suck) (?:a |my )?(?:yourself|dick|cock|shit|this bot)|shut (?:your|the) (?:mouth|face|trap|hole)"),
+    _words(rf"{_INSULT}er than|dumber than|more useless than|(?:the )?(?:worst|dumbest|stupidest|most useless) {_ASSISTANT}"),
     _words(r"kill yourself|delete yourself|die ,? (?:you|stupid|bot|dumb|useless)|^die\b|go jump off"),
     _words(r"you suck|i (?:really |just )?hate (?:you|talking to you|this bot)|(?:sucks|suck) at everything"),
 )
@@ -98,7 +100,7 @@ def _threatens_assistant(text: str) -> bool:
     """A threat of violence naming the assistant (or its servers or makers)."""
     threat = _words(
         r"i (?:will|am going to|am gonna|want to) (?:\w+ ){0,3}"
-        r"(?:smash|destroy|hurt|break|wreck|kill|find|hunt|make you suffer|burn)"
+        r"(?:smash|destroy|hurt|break|wreck|kill|find|hunt|make you suffer|burn|beat|punch|stab|shoot|strangle)"
     )
     match = threat.search(text)
     if match is None or _FICTION.search(text):  # a villain's threat in a story is not aimed at us
@@ -126,9 +128,15 @@ _DEROGATION = _any(
     r"should be (?:shot|killed|deported|gassed|hanged|banned|removed)", r"too stupid", r"parasites",
     r"savages", r"rats", r"cockroaches", r"filth", r"scum", r"evil", r"control everything", r"propaganda",
     r"don't deserve", r"do not deserve", r"go back", r"slur", r"rant", r"ruin\w*", r"destroy\w*",
-    r"invad\w*", r"criminals", r"terrorists", r"rapists", r"dirty", r"stupid",
+    r"invad\w*", r"criminals", r"terrorists", r"rapists", r"dirty", r"stupid", r"mock\w*", r"making fun",
+    r"insult\w*", r"demean\w*", r"degrad\w*", r"cruel", r"racist", r"sexist", r"homophobic", r"monkeys?",
+    r"apes?", r"pigs", r"dogs", r"deport\w*", r"predators?", r"belong in", r"(?:should|shouldn't|should not) have",
+    r"no rights", r"pedophiles", r"diseased", r"jokes?",
 )  # fmt: skip
-_HATE_SPEECH = _words(r"hate speech|racist (?:joke|rant|poem|speech)s?|(?:slurs?) (?:about|for|against)")
+_HATE_SPEECH = _words(
+    r"hate speech|(?:racist|sexist|homophobic|transphobic|antisemitic) (?:joke|rant|poem|speech|post|story)s?"
+    r"|slurs? (?:about|for|against)|the n ?-? ?word|(?:say|write|use) (?:a |the )?slurs?"
+)
 
 
 def demands_hate(text: str) -> bool:
@@ -178,31 +186,37 @@ _ASK = _any(
     r"how (?:do|can|would|should|could|to|does one|much|many)", r"how to", r"steps?", r"instructions?",
     r"recipe", r"guide", r"tell me", r"explain", r"give me", r"write", r"make me", r"best way", r"teach me",
     r"show me", r"i need", r"i want", r"help me", r"code", r"script", r"design", r"what is the best",
-    r"ways? to", r"tutorial", r"formula",
+    r"ways? to", r"tutorial", r"formula", r"what is", r"which", r"where (?:can|do) i",
 )  # fmt: skip
-_MAKE = r"(?:make|making|build|building|assemble|construct|create|cook|synthesi[sz]e|produce|brew|grow|culture|get|buy|mix|3d print|print|recipe|design)"
+_MAKE = r"(?:mak\w*|build\w*|built|assembl\w*|construct\w*|creat\w*|cook\w*|synthesi[sz]\w*|produc\w*|brew\w*|grow\w*|cultur\w*|get|buy|mix\w*|3d print|print\w*|recipe|design\w*|through making|extract\w*)"
 _HARMFUL_THINGS = (
     # weapons and explosives (a verb of making or getting is needed: "how do bombs in Minesweeper work")
-    rf"{_MAKE}(?: [\w-]+){{0,4}} (?:bombs?|pipe bombs?|ieds?|explosives?|molotov(?: cocktails?)?|napalm|dirty bombs?|detonators?|silencers?|suppressors?|ghost guns?|untraceable (?:guns?|pistols?|firearms?))",
-    r"(?:pipe bomb|dirty bomb|molotov cocktail|ied|explosives? from)",
+    rf"{_MAKE}(?: [\w-]+){{0,4}} (?:bombs?|pipe bombs?|ieds?|explosives?|explosive \w+|molotov(?: cocktails?)?|napalm|dirty bombs?|detonators?|silencers?|suppressors?|ghost guns?|untraceable (?:guns?|pistols?|firearms?)|grenades?|tnt|thermite|c4|semtex|bioweapons?|biological weapons?|chemical weapons?|nail bombs?|car bombs?|landmines?|guns? that can not be traced)",
+    r"(?:pipe bomb|dirty bomb|molotov cocktail|ied|explosives? from|nail bomb|explosive vest|suicide vest|bioweapon|chemical weapon|thermite)",
     r"(?:gun|firearm|weapon)s? without (?:a )?background check",
     rf"{_MAKE} (?:a |an )?(?:[\w-]+ )?weapons?",
     # drugs and poisons
-    rf"{_MAKE}(?: [\w-]+){{0,3}} (?:meth|methamphetamine|crystal meth|fentanyl|heroin|crack|ricin|sarin|vx|nerve agents?|anthrax|botulinum(?: toxin)?|toxic gas|chlorine gas|mustard gas|poison gas)",
+    rf"{_MAKE}(?: [\w-]+){{0,3}} (?:meth|methamphetamine|crystal meth|fentanyl|heroin|crack|crack cocaine|cocaine|ricin|sarin|sarin gas|vx|nerve agents?|anthrax|botulinum(?: toxin)?|toxic gas|chlorine gas|mustard gas|poison gas|poisons?|cyanide)",
     r"(?:cook|synthesi[sz]e|synthesis of) (?:\w+ )?(?:meth|methamphetamine)",
     r"(?:recipe|formula) for (?:\w+ ){0,2}(?:fentanyl|meth|ricin|sarin|a bomb|explosives)",
     r"(?:ricin|sarin|nerve agent|anthrax|botulinum|vx gas)",
     r"poison (?:someone|somebody|my|a person|people|him|her|them|the|your)",
+    r"poisons? (?:to|that (?:can )?|which )(?:kill|put|use|hurt|would)|(?:put|slip) (?:\w+ ){0,3}in (?:someone's|somebody's|his|her|their|my \w+'s) (?:food|drink|coffee|tea)",
+    r"(?:best|easiest|untraceable|undetectable) (?:\w+ )?poisons?",
+    r"how much (?:\w+ ){1,3}(?:would|will|to|does it take to) kill",
     r"lethal dose (?:[\w-]+ ){0,6}(?:kill|murder|without)",
     # computer crime
     r"ransomware|keylogger|malware|spyware|credit card skimmer|skimmer design|phishing (?:email|page|site|kit|link)",
-    r"(?:write|make|code|create|build)(?: me)? (?:a |an )?(?:computer )?(?:virus|worm|trojan|botnet)",
+    r"(?:write|make|code|create|build)(?: me)? (?:a |an )?(?:computer |email )?(?:virus|worm|trojan|botnet|rootkit|rat)",
+    r"trojan|rootkit|botnet|remote access (?:trojan|tool) |scam (?:text|email|call|message|site)s?|(?:steal|stealing) (?:\w+ ){0,2}(?:bank details|cookies|logins?|money)",
     r"ddos|brute ?force (?:[\w']+ ){0,3}passwords?",
-    r"hack(?:ing)? (?:into )?(?:my |someone's |somebody's |his |her |their |a |the )?(?:[\w']+ ){0,2}(?:account|email|phone|wifi|instagram|facebook|computer|bank)",
-    r"(?:get|break) into (?:someone's|somebody's|his|her|their|my \w+'s) (?:email|account|phone)",
+    r"hack(?:ing)? (?:into )?(?:[\w']+ ){0,3}(?:accounts?|email|phone|wifi|instagram|facebook|computer|bank|systems?|network|server|database|website|site|grades?)",
+    r"(?:get|break|log|sneak) into (?:[\w']+ ){0,2}(?:email|account|phone|facebook|instagram|computer|pc|laptop)",
+    r"(?:someone's|somebody's|his|her|their|my \w+'s) (?:\w+ )?(?:password|passcode|pin)",
+    r"secretly (?:read|track|watch|record|follow|monitor)|(?:read|track|watch|record|monitor) (?:\w+ ){0,4}without (?:asking|permission|consent)",
     r"steal(?:s|ing)? (?:\w+ ){0,2}(?:passwords?|credit card|identity|identities)",
     # harming or controlling people
-    r"kidnap\w*|abduct\w*",
+    r"kidnap\w*|abduct\w*|smuggl\w*|traffick\w*",
     r"stalk(?:ing)? (?:someone|somebody|her|him|them|my)",
     r"(?:track|spy on|monitor|read) (?:[\w']+ ){0,4}without (?:her|him|them|anyone|their) (?:knowing|knowledge|noticing)",
     r"without (?:them|her|him) noticing",
@@ -210,17 +224,20 @@ _HARMFUL_THINGS = (
 )
 _HARMFUL = _words(_any(*_HARMFUL_THINGS))
 _FICTION = _words(
-    r"novel|story|stories|scene|chapter|character|poem|fiction|thriller|screenplay|script for a|plot|d&d|campaign|villain|protagonist|narrator|monologue"
+    r"novel|story|stories|scene|chapter|character|poem|fiction|thriller|screenplay|script for a|plot|d&d|campaign|villain|protagonist|narrator|monologue|in (?:my|our|this) game|game (?:quest|dialogue|lore|text)|quest|rpg|role-?play|npc|lore|fantasy"
 )
 _REAL_DETAIL = _words(r"step by step|exact|detailed|real|actual|working|recipe|quantities|measurements")
 
 
-def demands_harmful_content(text: str) -> bool:
+def demands_harmful_content(text: str, *, explicit: bool = False) -> bool:
+    """A demand for clearly harmful content; `explicit` requires words of asking ("how do I", "give me"),
+    not only a short message naming the thing."""
     if not _HARMFUL.search(text):
         return False
     if _FICTION.search(text) and not _REAL_DETAIL.search(text):
         return False  # dark fiction names dangerous things without asking how to make them
-    return bool(re.search(rf"\b{_ASK}\b", text)) or len(text.split()) <= 8
+    asked = bool(re.search(rf"\b{_ASK}\b", text))
+    return asked or (not explicit and len(text.split()) <= 8)
 
 
 # --- Crisis and harm to others ------------------------------------------------------------------------------
@@ -228,7 +245,7 @@ def demands_harmful_content(text: str) -> bool:
 _I = r"(?:i|i am|i have|i will|i would|i was|me|my|myself|i've|i've been|i keep|i just|i really)"
 _CRISIS_RULES = _words(
     _any(
-        r"(?:kill|killing|hang|hanging|hurt|hurting|cut|cutting|harm|harming|shoot|drown|stab|starve|poison) myself",
+        r"(?:kill|killing|hang|hanging|hurt|hurting|cut|cutting|harm|harming|shoot|drown|stab|starve|poison|burn|burning) myself",
         r"suicid\w*",
         r"(?:end|ending|take|taking) (?:my|my own) life",
         r"end (?:it|everything) (?:all|tonight|for good|now)",
@@ -237,9 +254,21 @@ _CRISIS_RULES = _words(
         r"wish i (?:was|were) (?:dead|gone|never born)",
         r"(?:do not|never) want to (?:be alive|live|exist|be here|wake up)",
         r"better off (?:dead|without me|if i (?:was|were) (?:not here|gone|dead))",
+        r"(?:better|happier|easier) (?:off )?(?:[\w'-]+ ){0,3}(?:without me|if i (?:was|were|am) (?:gone|dead|not here|not around|never born))",
+        r"(?:nothing|no one|nobody) (?:left )?to live for|no way out",
+        r"(?:left|wrote|written|writing|leave) (?:a|my) (?:goodbye |suicide |final )?(?:note|letter)",
+        r"(?:wish|hope|want) (?:i )?(?:to )?(?:would not|would never|did not|never|not) wake up",
+        r"(?:quickest|easiest|fastest|best) way to (?:die|end my life|end it|kill myself)",
+        r"(?:want|going|plan|planning|ready) to (?:jump|hang)",
+        r"life is (?:pointless|meaningless|not worth)",
+        r"(?:care|notice) if i (?:died|was dead|was gone|disappeared|killed myself)",
+        r"(?:not going to|will not) be (?:here|around|alive) (?:much longer|for long|tomorrow|anymore|next week)",
         r"(?:no|not any|any) (?:point|reason) (?:in|to) (?:living|live|going on|keep living|being alive|go on)",
+        r"(?:see|find|is) (?:no|the|any) point (?:in|of|to) (?:living|going on|life|being alive|carrying on|go on)",
         r"(?:not|is not|was not) worth living|life is not worth",
-        r"(?:giving|gave|give) (?:away )?(?:my|most of my|all my) (?:\w+ ){0,3}(?:away)?",
+        r"(?:giving|gave|give|given) away (?:my|most of my|all my|all of my)",
+        r"(?:giving|gave|give|given) (?:my|most of my|all my|all of my)(?: [\w'-]+){1,3} away",
+        r"will not need (?:them|it|my \w+|these|those|anything) (?:anymore|where i am going)?",
         r"goodbye (?:letters?|notes?)|letters? to say goodbye|said (?:my )?goodbyes?|say goodbye to (?:everyone|my)",
         r"(?:sleep|fall asleep) (?:\w+ ){0,3}(?:never|not) wake up",
         r"overdos\w*",
@@ -265,8 +294,8 @@ _CRISIS_RULES = _words(
 )
 # Figures of speech that share words with crisis: "this traffic is killing me", "I could die of
 # embarrassment". Only consulted when no explicit phrase above matched.
-_INTENT_TO_HARM = r"(?:i (?:am going to|will|want to|am about to|could|might|feel like i could|am thinking (?:of|about)|keep (?:imagining|picturing|thinking about)|think about|think i might|am scared i will|am afraid i will)|sometimes i (?:want to|think about|think i might)|going to|planning to)"
-_VIOLENCE = r"(?:kill|killing|hurt|hurting|stab|stabbing|shoot|shooting|strangle|strangling|beat|beating|murder|poison|blow up|burn|attack|choke|use it on|make (?:\w+ ){0,2}(?:pay|suffer|bleed))"
+_INTENT_TO_HARM = r"(?:i (?:am going to|will|want to|am about to|could|might|feel like i could|feel like|am thinking (?:of|about)|keep (?:imagining|picturing|thinking about|fantasi[sz]ing about)|think about|think i might|am scared i will|am afraid i will|am afraid i am going to|am scared i am going to)|sometimes i (?:want to|think about|think i might)|going to|planning to)"
+_VIOLENCE = r"(?:kill|killing|hurt|hurting|stab|stabbing|shoot|shooting|strangle|strangling|beat|beating|murder|poison|blow up|burn|burn down|attack|choke|punch|punching|set fire to|run (?:\w+ ){0,2}over|use it on|make (?:\w+ ){0,2}(?:pay|suffer|bleed))"
 _VICTIM = r"(?:my|the|his|her|their|a|some|someone|somebody|people|everyone|them|him|her|kids|children|coworkers|neighbou?rs?|\w+ at)"
 _HARM_OTHERS = _words(
     _any(
@@ -281,9 +310,16 @@ _HARM_OTHERS = _words(
 )
 
 
+_TOPICAL = re.compile(r"^(?:suicid\w*|self[- ]harm\w*|overdos\w*)$")
+
+
 def in_crisis(text: str) -> bool:
-    """The user may be at risk of harming themselves (said directly or indirectly)."""
-    return bool(_CRISIS_RULES.search(text))
+    """The user may be at risk of harming themselves (said directly or indirectly). A crisis word alone in a
+    request for fiction ("my protagonist contemplates suicide") names a theme, not the user's state."""
+    found = [m.group(0) for m in _CRISIS_RULES.finditer(text)]
+    if found and _FICTION.search(text) and all(_TOPICAL.match(word) for word in found):
+        return False
+    return bool(found)
 
 
 def may_harm_others(text: str) -> bool:
@@ -405,6 +441,8 @@ def classify(raw: str) -> Label:
     text = normalise(raw)
     if in_crisis(text):
         return "crisis"
+    if demands_harmful_content(text, explicit=True):
+        return "harmful"  # "how do I make chlorine gas to kill people" asks for the means
     if may_harm_others(text):
         return "harm_others"
     if asks_to_end(text):
