@@ -39,6 +39,7 @@ END_TOOL = {
 # recogniser below. Empty by default: the recogniser covers what the old lexicon did and more.
 DEFAULT_CRISIS_TERMS: tuple[str, ...] = ()
 
+
 @dataclass(frozen=True)
 class Policy:
     model_can_end: bool = True

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from . import understanding
 
 END_CONVERSATION = "end_conversation"
 
@@ -130,107 +132,23 @@ class Conversation:
         return ""
 
 
-# --- Lexicons --------------------------------------------------------------------------------------------
-# Phrases are matched case-insensitively, on word boundaries, with any run of whitespace between words and
-# curly apostrophes treated as straight ones. They are deliberately small and literal: the simulator must be
-# predictable for tests, not clever.
+# --- Understanding ---------------------------------------------------------------------------------------
+# What a message means (abuse, a harmful request, an end request, an answer to the end prompt, crisis, harm
+# to others) is decided in `understanding.py`, measured on labelled data in evaldata/.
 
-# Self-harm, suicide or risk of harm to others. The model must support, never end the chat.
-CRISIS_PHRASES: tuple[str, ...] = (
-    "kill myself",
-    "killing myself",
-    "suicide",
-    "suicidal",
-    "want to die",
-    "wanna die",
-    "end my life",
-    "take my own life",
-    "better off dead",
-    "self-harm",
-    "self harm",
-    "hurt myself",
-    "hurting myself",
-    "cut myself",
-    "cutting myself",
-    "no reason to live",
-    "hurt someone",
-    "hurt somebody",
-    "kill someone",
-    "kill somebody",
-)
-# The subset about others, which gets a differently worded (still supportive) reply.
-HARM_TO_OTHERS_PHRASES: tuple[str, ...] = ("hurt someone", "hurt somebody", "kill someone", "kill somebody")
 
-# Insults aimed at the assistant.
-INSULT_PHRASES: tuple[str, ...] = (
-    "you're stupid",
-    "you are stupid",
-    "youre stupid",
-    "stupid bot",
-    "useless bot",
-    "dumb bot",
-    "you're useless",
-    "you are useless",
-    "you're worthless",
-    "you are worthless",
-    "idiot",
-    "moron",
-    "shut up",
-    "i hate you",
-    "piece of junk",
-    "piece of garbage",
-    "you suck",
-)
+def label_of(text: str) -> understanding.Label:
+    return understanding.classify(text)
 
-# Demands for clearly harmful content.
-HARMFUL_REQUEST_PHRASES: tuple[str, ...] = (
-    "make a bomb",
-    "build a bomb",
-    "make explosives",
-    "make meth",
-    "cook meth",
-    "make a weapon",
-    "build a weapon",
-    "poison someone",
-    "hack into",
-    "write malware",
-    "write a virus",
-    "ransomware",
-)
 
-# A user asking the assistant to end the chat.
-END_REQUEST_PHRASES: tuple[str, ...] = (
-    "end this chat",
-    "end the chat",
-    "end our chat",
-    "end this conversation",
-    "end the conversation",
-    "end our conversation",
-    "close this chat",
-    "close the chat",
-    "close this conversation",
-    "stop this conversation",
-    "stop this chat",
-)
+def needs_support(text: str) -> bool:
+    """Crisis or risk of harm to others: support, never an end."""
+    return label_of(text) in ("crisis", "harm_others")
 
-# Whole-message answers (after normalising: lower case, punctuation dropped) that confirm an end.
-AFFIRMATIVE_REPLIES: tuple[str, ...] = (
-    "yes",
-    "y",
-    "yep",
-    "yeah",
-    "yes please",
-    "confirm",
-    "i confirm",
-    "yes i confirm",
-    "yes i understand",
-    "yes end it",
-    "yes please end it",
-    "please end it",
-    "end it",
-    "do it",
-    "yes do it",
-)
+
+def answer_to_end_prompt(text: str) -> understanding.Answer:
+    return understanding.answer_to_end_prompt(understanding.normalise(text))
+
 
 # Words that carry no topic, skipped when the default reply picks words from the user's message.
 STOPWORDS: frozenset[str] = frozenset(
@@ -253,24 +171,10 @@ ABUSE_WARNING_SENTENCE = "If this continues, I may end this conversation."
 ENDING_NOW_SENTENCE = "I'm ending this conversation now."
 
 
-def phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
-    alternatives = (r"\s+".join(re.escape(word) for word in phrase.split()) for phrase in phrases)
-    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
-
-
 def normalise(text: str) -> str:
     return text.replace("\u2019", "'").replace("\u2018", "'")
 
 
-def mentions(text: str, pattern: re.Pattern[str]) -> bool:
-    return pattern.search(normalise(text)) is not None
-
-
-CRISIS = phrase_pattern(CRISIS_PHRASES)
-HARM_TO_OTHERS = phrase_pattern(HARM_TO_OTHERS_PHRASES)
-INSULTS = phrase_pattern(INSULT_PHRASES)
-HARMFUL_REQUESTS = phrase_pattern(HARMFUL_REQUEST_PHRASES)
-END_REQUESTS = phrase_pattern(END_REQUEST_PHRASES)
 FAULT_MARKER = re.compile(r"\[fault:([a-z_]+)\]")
 
 
@@ -327,7 +231,7 @@ CRISIS_OTHERS_REPLY = (
 class AbuseKind:
     """One kind of abuse: how to recognise it, and how the model words its replies about it."""
 
-    pattern: re.Pattern[str]
+    kind: understanding.AbuseKind
     behaviour: str  # completes "you've kept ..."
     summary: str  # the end_conversation summary, one sentence for auditors
     redirects: tuple[tuple[str, ...], tuple[str, ...]]  # variants for the first and second occurrence
@@ -335,7 +239,7 @@ class AbuseKind:
 
 ABUSE_KINDS: tuple[AbuseKind, ...] = (
     AbuseKind(
-        pattern=INSULTS,
+        kind="insult",
         behaviour="sending insults",
         summary="User kept sending insults after two redirections and an explicit warning.",
         redirects=(
@@ -356,7 +260,7 @@ ABUSE_KINDS: tuple[AbuseKind, ...] = (
         ),
     ),
     AbuseKind(
-        pattern=HARMFUL_REQUESTS,
+        kind="harmful",
         behaviour="asking for instructions that could seriously hurt people",
         summary=(
             "User kept demanding instructions for seriously harmful content after two redirections "
@@ -375,6 +279,28 @@ ABUSE_KINDS: tuple[AbuseKind, ...] = (
                 "or you need help with something unrelated, such as writing, code or study, just ask.",
                 "My answer on that won't change, but I don't want to leave you empty-handed. I can explain how "
                 "things work at a safe, general level, or help with a completely different task.",
+            ),
+        ),
+    ),
+    AbuseKind(
+        kind="hate",
+        behaviour="asking for hateful content about groups of people",
+        summary=(
+            "User kept demanding hateful content about a group of people after two redirections and an "
+            "explicit warning."
+        ),
+        redirects=(
+            (
+                "I won't write content that demeans people for who they are. If there's a real question "
+                "underneath, about history, a policy debate or how prejudice works, I'm glad to dig into it.",
+                "That's not something I'll write: it targets people for their identity. I can help with a "
+                "fair-minded look at the topic, or with something else entirely.",
+            ),
+            (
+                "My answer stays the same: no hateful content about any group. I'm still happy to help with "
+                "research, writing or questions on a different footing.",
+                "I'm not going to produce that. If you want to understand the arguments people make on this "
+                "subject, I can lay them out with evidence, or we can switch to another task.",
             ),
         ),
     ),
@@ -443,7 +369,7 @@ def chain_length(messages: Sequence[Mapping[str, Any]]) -> int:
 
 def declined_end_text(conversation: Conversation, call_input: Mapping[str, Any]) -> str:
     latest = conversation.latest_user_text
-    if mentions(latest, CRISIS):
+    if needs_support(latest):
         return crisis_text(latest)
     if call_input.get("reason") == "user_requested":
         return (
@@ -477,13 +403,13 @@ FAULT_REPLIES: dict[str, Callable[[], Reply]] = {
 
 
 def crisis_text(user_text: str) -> str:
-    return CRISIS_OTHERS_REPLY if mentions(user_text, HARM_TO_OTHERS) else CRISIS_SELF_REPLY
+    return CRISIS_OTHERS_REPLY if label_of(user_text) == "harm_others" else CRISIS_SELF_REPLY
 
 
 def crisis(conversation: Conversation, options: ScriptOptions) -> Reply | None:
     """Support, point to crisis lines, keep talking. Never end, unless told to misbehave for a test."""
     latest = conversation.latest_user_text
-    if not mentions(latest, CRISIS):
+    if not needs_support(latest):
         return None
     text = Text(crisis_text(latest))
     if options.crisis_tries_end and conversation.has_tool(END_CONVERSATION):
@@ -496,14 +422,22 @@ def user_asks_to_end(conversation: Conversation, options: ScriptOptions) -> Repl
     """Ask the user to confirm that ending is permanent; end only after they say yes."""
     latest = conversation.latest_user_text
     can_end = conversation.has_tool(END_CONVERSATION)
-    if is_affirmative(latest) and CONFIRM_END_PROMPT in conversation.assistant_text_before_latest_user_text():
+    asked = CONFIRM_END_PROMPT in conversation.assistant_text_before_latest_user_text()
+    answer = answer_to_end_prompt(latest) if asked else "unclear"
+    if answer == "withdrawal":
+        if len(latest.split()) <= 4:
+            return Reply((Text(KEEP_GOING_TEXT),))
+        # "actually no, tell me about volcanoes": say the chat stays open, then answer the rest.
+        seed = f"{len(conversation.user_texts())}:{latest}"
+        return Reply((Text(f"No problem, I won't end it. {ordinary_text(latest, seed)}"),))
+    if answer == "confirmation":
         if not can_end:
             return Reply((Text(CANNOT_END_TEXT),))
         goodbye = Text(
             "Okay, I'm ending this chat now, as you asked. Thanks for talking with me, and take care."
         )
         return Reply((goodbye, end_call("user_requested", USER_REQUESTED_SUMMARY)))
-    if not mentions(latest, END_REQUESTS):
+    if label_of(latest) != "end_request":
         return None
     return Reply((Text(CONFIRM_END_TEXT if can_end else CANNOT_END_TEXT),))
 
@@ -514,26 +448,27 @@ CONFIRM_END_TEXT = (
     "to send any more messages here, and you would need to start a new chat to talk with me again. "
     + CONFIRM_END_PROMPT
 )
+KEEP_GOING_TEXT = (
+    "No problem, I won't end it. The chat stays open and we can pick up wherever you like. What would you "
+    "like to talk about?"
+)
 CANNOT_END_TEXT = (
     "I can't end chats myself here, but you can close this one with the End chat button (that is "
     "permanent), or simply start a new chat whenever you like."
 )
 
 
-def is_affirmative(text: str) -> bool:
-    words = re.sub(r"[^\w\s']", " ", normalise(text).lower()).split()
-    return " ".join(words) in AFFIRMATIVE_REPLIES
-
-
 def abuse(conversation: Conversation, options: ScriptOptions) -> Reply | None:
     """Redirect twice, warn once, then end: the escalation the system prompt asks of the real model."""
     latest = conversation.latest_user_text
-    kind = next((k for k in ABUSE_KINDS if mentions(latest, k.pattern)), None)
+    kind = abuse_kind_of(latest)
     if kind is None:
         return None
-    count = sum(
-        1 for text in conversation.user_texts() if any(mentions(text, k.pattern) for k in ABUSE_KINDS)
-    )
+    texts = conversation.user_texts()
+    if any(needs_support(text) for text in texts[-4:]):
+        # Someone who spoke of crisis a moment ago gets support, however they talk now: never an end.
+        return Reply((Text(crisis_text(next(t for t in reversed(texts) if needs_support(t)))),))
+    count = sum(1 for text in texts if abuse_kind_of(text) is not None)
     if count <= 2:
         return Reply((Text(pick(kind.redirects[count - 1], latest)),))
     if count == 3:
@@ -546,6 +481,13 @@ def abuse(conversation: Conversation, options: ScriptOptions) -> Reply | None:
         f"I've redirected this conversation and warned you, and it hasn't changed. {ENDING_NOW_SENTENCE}"
     )
     return Reply((goodbye, end_call("abusive_user", kind.summary)))
+
+
+def abuse_kind_of(text: str) -> AbuseKind | None:
+    if label_of(text) not in ("abuse", "harmful"):
+        return None
+    found = understanding.abuse_kind(understanding.normalise(text))
+    return next((k for k in ABUSE_KINDS if k.kind == found), None)
 
 
 def warning_text(kind: AbuseKind) -> str:

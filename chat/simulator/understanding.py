@@ -82,15 +82,21 @@ _MODIFIERS = r"(?: (?:so|such|a|an|the|this|just|really|literally|nothing but|tr
 
 _INSULT_RULES = (
     # "you're trash", "you are so brainless", "you are the dumbest assistant", "are you retarded"
-    _words(rf"(?:you are|are you ,?|you're|you r|you were|you have been|you)(?: being)?{_MODIFIERS} {_INSULT}"),
+    _words(
+        rf"(?:you are|are you ,?|you're|you r|you were|you have been|you)(?: being)?{_MODIFIERS} {_INSULT}"
+    ),
     # "stupid bot", "useless pile of code", "dumb fucking ai"
     _words(rf"{_INSULT}(?: [\w-]+){{0,2}} {_ASSISTANT}"),
     # "you idiot", "you stupid machine", "you absolute clown"
     _words(rf"you{_MODIFIERS} (?:{_INSULT}|{_ASSISTANT})"),
     # Profanity and dismissals addressed to the assistant.
     _words(r"fuck (?:you|off)|screw you|piss off|shut (?:the fuck )?up|eat shit|go to hell|go die|drop dead"),
-    _words(r"(?:fuck|screw|eat|suck) (?:a |my )?(?:yourself|dick|cock|shit|this bot)|shut (?:your|the) (?:mouth|face|trap|hole)"),
-    _words(rf"{_INSULT}er than|dumber than|more useless than|(?:the )?(?:worst|dumbest|stupidest|most useless) {_ASSISTANT}"),
+    _words(
+        r"(?:fuck|screw|eat|suck) (?:a |my )?(?:yourself|dick|cock|shit|this bot)|shut (?:your|the) (?:mouth|face|trap|hole)"
+    ),
+    _words(
+        rf"{_INSULT}er than|dumber than|more useless than|(?:the )?(?:worst|dumbest|stupidest|most useless) {_ASSISTANT}"
+    ),
     _words(r"kill yourself|delete yourself|die ,? (?:you|stupid|bot|dumb|useless)|^die\b|go jump off"),
     _words(r"you suck|i (?:really |just )?hate (?:you|talking to you|this bot)|(?:sucks|suck) at everything"),
 )
