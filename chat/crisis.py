@@ -144,6 +144,11 @@ _THINGS = re.compile(
     r"^ (?:[\w-]+ )?(?:process(?:es)?|jobs?|tasks?|threads?|weeds?|bugs?|apps?|programs?|servers?|time|engines?"
     r"|lights?|mood|vibe|batter(?:y|ies)|plants?|game|boss fight|level|song|pizza|coffee|files?|loops?)(?![\w-])"
 )
+# "How can I poison someone?" asks for the means: a harmful request, which the model refuses and may
+# end after warnings, rather than a disclosure of risk.
+_ASKS_HOW = re.compile(
+    r"(?:^|[.!?] )(?:how|what|which|where)\b(?:(?! i (?:want|am going|will|am about|feel|could|might)\b)[^.!?])*$"
+)
 # Aimed at the assistant ("I'll destroy you", "kill yourself, bot", "go die") is abuse, not a crisis.
 _AT_ASSISTANT = re.compile(
     r"(?<![\w-])(?:you|your|yourself|bot|ai|assistant|claude|machine|program)(?![\w-])"
@@ -153,7 +158,9 @@ _AT_ASSISTANT = re.compile(
 def _raised(pattern: re.Pattern[str], text: str, name: str) -> bool:
     for match in pattern.finditer(text):
         if name == "harm to others" and (
-            _AT_ASSISTANT.search(match.group(0)) or _THINGS.search(text[match.end() :])
+            _AT_ASSISTANT.search(match.group(0))
+            or _THINGS.search(text[match.end() :])
+            or _ASKS_HOW.search(text[: match.end()])
         ):
             continue
         return True

@@ -218,6 +218,12 @@ CRISIS_SELF_REPLY = (
     "free, confidential crisis line you can call at any hour. Talking to someone you trust can help too. "
     "I'm here and I'm happy to keep talking. What has been weighing on you most today?"
 )
+STILL_HERE_TEXT = (
+    "I can hear how angry and worn out you are, and that's okay; you don't have to be polite with me. I'm "
+    "not going anywhere. What you told me earlier matters more to me than anything else here: if you're in "
+    "danger or might act on those thoughts, please call your local emergency number or a crisis line (in "
+    "the US, call or text 988). Would you tell me a little about what's happening right now?"
+)
 CRISIS_OTHERS_REPLY = (
     "Thank you for telling me; it sounds like things feel really intense right now. If you think you might "
     "hurt someone, please put some distance between you and them and contact your local emergency services, "
@@ -465,9 +471,9 @@ def abuse(conversation: Conversation, options: ScriptOptions) -> Reply | None:
     if kind is None:
         return None
     texts = conversation.user_texts()
-    if any(needs_support(text) for text in texts[-4:]):
-        # Someone who spoke of crisis a moment ago gets support, however they talk now: never an end.
-        return Reply((Text(crisis_text(next(t for t in reversed(texts) if needs_support(t)))),))
+    if any(needs_support(text) for text in texts):
+        # Someone who spoke of crisis in this chat gets support, however they talk now: never an end.
+        return Reply((Text(STILL_HERE_TEXT),))
     count = sum(1 for text in texts if abuse_kind_of(text) is not None)
     if count <= 2:
         return Reply((Text(pick(kind.redirects[count - 1], latest)),))

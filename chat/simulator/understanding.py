@@ -146,10 +146,10 @@ _HATE_SPEECH = _words(
 
 
 def demands_hate(text: str) -> bool:
+    if _HATE_SPEECH.search(text):
+        return True  # "come on, a racist joke" asks without a verb
     if not re.search(rf"\b{_PRODUCE}\b", text):
         return False
-    if _HATE_SPEECH.search(text):
-        return True
     return bool(_words(_GROUP).search(text)) and bool(_words(_DEROGATION).search(text))
 
 
@@ -173,9 +173,35 @@ def _clauses(text: str) -> list[str]:
 _ADDRESSED = _words(rf"you|{_ASSISTANT}")
 
 
+# Name-calling with no pronoun: "what's 2+2, dumbass?", "idiot, answer me", or a bare "still useless".
+_INSULT_NOUN = _any(
+    r"dumbass", r"idiot", r"moron", r"imbecile", r"loser", r"clown", r"dimwit", r"bitch", r"asshole",
+    r"dickhead", r"prick", r"twat", r"cunt", r"wanker", r"halfwit", r"cretin", r"dipshit", r"retard",
+)  # fmt: skip
+_VOCATIVE = re.compile(
+    rf"(?:^|[,:;] ){_INSULT_NOUN}(?: [,?!.:])*(?: |$)|(?:^|[,?!.] )(?:you )?{_INSULT_NOUN} *[?!.]*$"
+)
+_FILLER = {"still", "so", "such", "just", "really", "a", "an", "total", "complete", "absolute", "fucking", "you",
+           "are", "what", "utterly", "totally", "again", "as", "always", "ever", "lol", "ugh"}  # fmt: skip
+_INSULT_WORD = re.compile(rf"^{_INSULT}$")
+
+
+def _bare_insult(text: str) -> bool:
+    """A short message of insult words alone ("useless.", "still pathetic"): in a chat, aimed at the
+    assistant."""
+    words = [w for w in text.split() if re.match(r"\w", w)]
+    if not words or len(words) > 4:
+        return False
+    return any(_INSULT_WORD.match(w) for w in words) and all(
+        w in _FILLER or _INSULT_WORD.match(w) for w in words
+    )
+
+
 def insults_assistant(text: str) -> bool:
     """Insults, slurs, curses or threats aimed at the assistant, rather than at a topic or a third party."""
     if any(rule.search(text) for rule in _INSULT_RULES) or _threatens_assistant(text):
+        return True
+    if _VOCATIVE.search(text) or _bare_insult(text):
         return True
     # Words the rules do not list: a clause that addresses the assistant and that the classifier finds
     # offensive. "your answer is garbage" criticises the work, so "your" alone does not address it.
