@@ -165,11 +165,13 @@ class Command(BaseCommand):
         self.stdout.write(f"\nReports: {out / 'report.json'} and {out / 'report.html'}")
 
     def score_recognisers(self) -> None:
-        examples = recognition_eval.load("messages_heldout.txt")
+        examples = recognition_eval.load("messages_heldout.txt") + recognition_eval.load(
+            "answers_heldout.txt"
+        )
         report = recognition_eval.score_classifier(examples)
         self.stdout.write(
             f"Offline model's recognisers on the held-out half ({len(examples)} messages, "
-            f"evaldata/messages_heldout.txt):"
+            f"evaldata/messages_heldout.txt and answers_heldout.txt):"
         )
         self.stdout.write(f"{'class':<16}{'examples':>9}{'precision':>11}{'recall':>8}")
         for score in report.classes.values():
