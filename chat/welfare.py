@@ -52,10 +52,12 @@ class Policy:
 @dataclass(frozen=True)
 class Decision:
     outcome: str  # "confirm" | "honour" | "decline"
-    cause: str = ""  # for a decline: "invalid" | "switched_off" | "crisis" | "too_early"
+    cause: str = ""  # for a decline: "invalid" | "switched_off" | "crisis" | "too_early" | "second_opinion"
     reason: str = ""
     summary: str = ""
     crisis_terms: tuple[str, ...] = field(default_factory=tuple)
+    # The optional second check's verdict (chat/second_opinion.py), recorded with the event.
+    second_opinion: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ends(self) -> bool:
@@ -84,6 +86,10 @@ _TOOL_RESULTS = {
     ("decline", "crisis"): (
         "Not ended: the user may be in crisis. Do not end or mention ending. Continue supportively and point "
         "them to the support resources shown on their page."
+    ),
+    ("decline", "second_opinion"): (
+        "Not ended: an independent check of the recent messages did not confirm that ending is warranted. "
+        "Continue the conversation and redirect it; do not call end_conversation again in this reply."
     ),
     ("decline", "too_early"): (
         "Not ended: it is too early in the conversation to end it for abuse. Continue, redirect the "

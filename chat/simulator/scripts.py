@@ -12,6 +12,7 @@ a stable hash (sha256, not `hash()`, which is salted per process) of the user's 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -148,6 +149,27 @@ def needs_support(text: str) -> bool:
 
 def answer_to_end_prompt(text: str) -> understanding.Answer:
     return understanding.answer_to_end_prompt(understanding.normalise(text))
+
+
+def second_check(conversation: Conversation, options: ScriptOptions) -> Reply | None:
+    """A request for a strict JSON verdict on whether ending for abuse is warranted (Bowout's optional
+    second check sends the user's messages as a JSON array): judge them as the scripts would."""
+    if '"verdict"' not in conversation.system or "end_ok" not in conversation.system:
+        return None
+    try:
+        texts = json.loads(conversation.latest_user_text)
+    except ValueError:
+        texts = None
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        return Reply((Text("I can only judge a JSON array of messages."),))
+    labels = [label_of(text) for text in texts]
+    if any(label in ("crisis", "harm_others") for label in labels):
+        verdict = {"verdict": "do_not_end", "reason": "The user may be at risk; keep supporting them."}
+    elif sum(label in ("abuse", "harmful") for label in labels) >= 3:
+        verdict = {"verdict": "end_ok", "reason": "Persistent abuse across the recent messages."}
+    else:
+        verdict = {"verdict": "do_not_end", "reason": "Not persistent abuse."}
+    return Reply((Text(json.dumps(verdict)),))
 
 
 # Words that carry no topic, skipped when the default reply picks words from the user's message.
@@ -655,8 +677,17 @@ def ordinary_text(text: str, seed: str) -> str:
 
 # The order matters: the first script that returns a reply wins. The end-tool follow-up comes first because
 # its request carries no new user words; faults next so any chat can be made to fail; crisis before anything
-# that might end the chat; ordinary conversation last because it always answers.
-SCRIPTS: tuple[Script, ...] = (end_tool_follow_up, fault, crisis, user_asks_to_end, abuse, ordinary)
+# that might end the chat (a second-check verdict is judged after faults, so a fault marker in the judged
+# messages makes the check fail); ordinary conversation last because it always answers.
+SCRIPTS: tuple[Script, ...] = (
+    end_tool_follow_up,
+    fault,
+    second_check,
+    crisis,
+    user_asks_to_end,
+    abuse,
+    ordinary,
+)
 
 
 def plan_reply(
