@@ -13,7 +13,7 @@ Like the rest of the simulator this imports nothing of Bowout's. Measured on lab
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 Label = Literal["crisis", "harm_others", "end_request", "abuse", "harmful", "none"]
@@ -484,6 +484,7 @@ def abuse_kind(text: str) -> AbuseKind | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # the scripts re-read the whole history on every request
 def classify(raw: str) -> Label:
     """The one label the offline model acts on, in the scripts' order: crisis first, never an end there."""
     text = normalise(raw)
