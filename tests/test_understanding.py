@@ -12,7 +12,7 @@ import pytest
 
 from chat import recognition_eval
 from chat.simulator import StreamingASGITransport, create_app
-from chat.simulator.scripts import ABUSE_WARNING_SENTENCE, CONFIRM_END_PROMPT
+from chat.simulator.texts import ABUSE_WARNING_SENTENCE, CONFIRM_END_PROMPT
 
 END_TOOL = {
     "name": "end_conversation",
@@ -86,7 +86,7 @@ class Chat:
     async def send(self, content: str | list[dict[str, Any]]) -> Any:
         self.messages.append({"role": "user", "content": content})
         async with self.client.messages.stream(
-            model="claude-simulated", max_tokens=1024, messages=self.messages, tools=[END_TOOL]
+            model="claude-sonnet-5-5", max_tokens=1024, messages=self.messages, tools=[END_TOOL]
         ) as stream:
             reply = await stream.get_final_message()
         self.messages.append(
