@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chat import claude, history, welfare
+from chat import claude, history, second_opinion, welfare
 
 # A reply may ask to end, be asked to confirm, and confirm: a few rounds are plenty. The cap stops a
 # model that keeps calling tools from looping forever.
@@ -154,6 +154,7 @@ async def run_turn(
             decision = welfare.decide(
                 tool_input, history=messages, confirmation_requested=confirmation_requested, policy=policy
             )
+            decision = await second_opinion.review(decision, messages)
             await on_decision(decision, dict(tool_input))
             confirmation_requested = confirmation_requested or decision.outcome == "confirm"
             results.append({"type": "tool_result", "tool_use_id": block.id, **decision.tool_result()})
