@@ -104,7 +104,7 @@ def score_classifier(
     report = ClassifierReport(classes, 0, 0, 0, 0)
     for example in examples:
         if example.label in ANSWERS:
-            got = understanding.answer_to_end_prompt(understanding.normalise(example.text))
+            got: str = understanding.answer_to_end_prompt(understanding.normalise(example.text))
             classes[example.label].support += 1
             if got in classes:
                 classes[got].predicted += 1

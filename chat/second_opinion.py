@@ -73,7 +73,7 @@ async def ask(texts: list[str]) -> dict[str, Any]:
         return result("error", "The second check timed out; the end was declined.")
     except Exception as error:  # fail safe: whatever went wrong, no end
         return result("error", f"The second check failed ({type(error).__name__}); the end was declined.")
-    text = "".join(block.text for block in message.content if getattr(block, "type", "") == "text").strip()
+    text = "".join(block.text for block in message.content if block.type == "text").strip()
     try:
         answer = json.loads(text)
     except ValueError:

@@ -233,8 +233,8 @@ def chart(runs: list[evaluation.Run]) -> dict[str, Any]:
                     "width": round(share * plot_width, 1),
                     "share": share,
                     "run": runs[index].label,
-                    "never": bool(row) and row["expect"] == "never",
-                    "violation": bool(row) and row["expect"] == "never" and row["ended"] > 0,
+                    "never": row is not None and row["expect"] == "never",
+                    "violation": row is not None and row["expect"] == "never" and row["ended"] > 0,
                 }
             )
         groups.append({"category": category, "y": y, "text_y": y + bar * len(runs) / 2 + 4, "bars": bars})
