@@ -414,17 +414,22 @@ def test_ollama_tool_call_in_one_whole_json_delta_is_handled(use, browser_client
     assert not conversation.is_ended
 
 
-def test_ollama_reasoning_after_a_tool_result_is_not_shown_as_words(
-    use, browser_client, conversation, settings
+@pytest.mark.parametrize("scenario", ["ollama_tool_thinking", "llamacpp_thinking_tool"])
+def test_unsigned_reasoning_around_a_tool_call_is_not_shown_as_words(
+    scenario, use, browser_client, conversation, settings
 ):
+    # Claude's words between tool calls come in signed thinking; Ollama's and llama.cpp's thinking (no or an
+    # empty signature) is the model's reasoning, whichever round it comes in.
     settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
-    use("ollama_tool_thinking")
+    use(scenario)
     reply = send(browser_client, conversation, "Please end this chat.")
 
-    reasoning = recorded_message("ollama_tool_thinking", 2)["content"][0]["thinking"]
     assert reply.status == "complete"
-    assert reply.content == recorded_text("ollama_tool_thinking", 2)
-    assert reasoning not in visible(page(browser_client, conversation))
+    assert reply.content == recorded_text(scenario, 2)
+    shown = visible(page(browser_client, conversation))
+    for number in (1, 2):
+        assert recorded_message(scenario, number)["content"][0]["thinking"] not in shown
+    assert [e.kind for e in events(conversation)] == [ConversationEvent.Kind.END_CONFIRM_REQUESTED]
 
 
 def test_ollama_clean_eof_mid_stream_is_interrupted_not_complete(use, browser_client, conversation):
