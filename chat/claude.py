@@ -1,7 +1,7 @@
 """The one adapter over the Anthropic SDK: client set-up, streaming, and errors in words a user reads.
 
 With no ANTHROPIC_API_KEY the same SDK code path talks to the built-in simulator of the Messages API
-(chat.simulator) through an in-process streaming transport, so Bowout works offline on a fresh machine.
+(simulator) through an in-process streaming transport, so Bowout works offline on a fresh machine.
 """
 
 import asyncio
@@ -58,7 +58,7 @@ def _make_client() -> anthropic.AsyncAnthropic:
             base_url=settings.ANTHROPIC_BASE_URL or None,
             **common,
         )
-    from chat.simulator import StreamingASGITransport, create_app
+    from simulator import StreamingASGITransport, create_app
 
     simulator = create_app(
         delay=settings.BOWOUT_SIMULATOR_DELAY,
