@@ -572,3 +572,24 @@ async def test_an_open_tab_is_offered_retry_after_a_midstream_error(use, alice, 
     final = await tab.receive_until(reply_finished, timeout=REPLY_TIMEOUT)
 
     assert 'data-status="interrupted"' in final and "Retry" in final
+
+
+def test_retry_after_a_broken_end_round_trip_answers_afresh(
+    use, browser_client, conversation, replay, settings
+):
+    settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
+    use("api_end_then_error")
+    broken = send(browser_client, conversation, "You are useless.")
+    assert broken.status == "interrupted" and not conversation.is_ended
+
+    use("api_text")
+    browser_client.post(
+        reverse("chat:retry", args=[conversation.pk]), {"action": "retry", "message_id": broken.pk}
+    )
+    retried = wait_for_reply(conversation, after=broken)
+
+    assert retried.status == "complete"
+    (sent,) = replay.requests("api_text")
+    sent_blocks = [b for message in sent["messages"] for b in blocks(message)]
+    assert not [b for b in sent_blocks if b.get("type") in ("tool_use", "tool_result")]
+    assert sent["messages"][-1]["role"] == "user" and "You are useless." in json.dumps(sent["messages"][-1])
