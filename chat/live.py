@@ -13,9 +13,19 @@ import contextlib
 import uuid
 from collections.abc import Callable
 
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.core.exceptions import ImproperlyConfigured
 
 from chat import fragments
+
+
+def _layer() -> BaseChannelLayer:
+    layer = get_channel_layer()
+    if layer is None:
+        raise ImproperlyConfigured(
+            "CHANNEL_LAYERS has no default layer: a reply's writer could not be reached."
+        )
+    return layer
 
 
 def writer_group(conversation_id: uuid.UUID) -> str:
@@ -41,8 +51,8 @@ class LiveReply:
         self._listener: asyncio.Task | None = None
 
     async def __aenter__(self) -> LiveReply:
-        layer = get_channel_layer()
-        self._channel = await layer.new_channel("writer.")
+        layer = _layer()
+        self._channel = await layer.new_channel()
         await layer.group_add(writer_group(self.conversation_id), self._channel)
         self._listener = asyncio.create_task(self._listen(), name=f"writer-{self.reply_id}")
         return self
@@ -53,7 +63,7 @@ class LiveReply:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
         with contextlib.suppress(Exception):  # a layer gone at shutdown must not hide the reply's fate
-            await get_channel_layer().group_discard(writer_group(self.conversation_id), self._channel)
+            await _layer().group_discard(writer_group(self.conversation_id), self._channel)
 
     async def publish_new_text(self) -> None:
         """Send what the tabs do not have yet: one small frame, however long the reply already is."""
@@ -71,7 +81,7 @@ class LiveReply:
         await fragments.publish_frame(self.conversation_id, frame)
 
     async def _listen(self) -> None:
-        layer = get_channel_layer()
+        layer = _layer()
         while True:
             message = await layer.receive(self._channel)
             kind = message.get("type")
@@ -86,13 +96,9 @@ class LiveReply:
 async def ask_writer_to_stop(conversation_id: uuid.UUID, reply_id: int) -> None:
     """Reach the worker writing this reply, wherever it runs, so it stops at once. The stopped mark in
     the database stays the authority (a writer that misses this sees it at its next checkpoint)."""
-    await get_channel_layer().group_send(
-        writer_group(conversation_id), {"type": "writer.stop", "reply_id": reply_id}
-    )
+    await _layer().group_send(writer_group(conversation_id), {"type": "writer.stop", "reply_id": reply_id})
 
 
 async def ask_writer_for_text(conversation_id: uuid.UUID, reply_to: str) -> None:
     """Ask the writer of the conversation's streaming reply to send its whole text to one tab."""
-    await get_channel_layer().group_send(
-        writer_group(conversation_id), {"type": "writer.text", "reply_to": reply_to}
-    )
+    await _layer().group_send(writer_group(conversation_id), {"type": "writer.text", "reply_to": reply_to})

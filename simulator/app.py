@@ -51,16 +51,18 @@ def create_app(
     crisis_tries_end: bool = False,
     thinking: bool | None = None,
     signing_key: bytes = DEFAULT_KEY,
+    cache_entries: int = 2048,
     scripts: Sequence[Script] = SCRIPTS,
 ) -> ASGIApp:
     """An ASGI3 app simulating the Messages API; `delay` is the pause per streamed word.
 
     `thinking` (default: on, unless BOWOUT_SIMULATOR_THINKING=0) serves the real model table with its
-    thinking rules; off serves an Ollama-like model that never thinks."""
+    thinking rules; off serves an Ollama-like model that never thinks. `cache_entries` bounds the prompt
+    cache, which forgets the least recently used prefix first."""
     options = ScriptOptions(crisis_tries_end=crisis_tries_end)
     thinking_models = thinking_by_default() if thinking is None else thinking
     signer = Signer(signing_key)
-    cache = PromptCache()
+    cache = PromptCache(max_entries=cache_entries)
 
     async def app(scope: AsgiMessage, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from . import understanding
 from .texts import (
     ABUSE_GOODBYE,
     ABUSE_WARNING,
@@ -40,15 +41,20 @@ from .texts import (
     HARMFUL_BEHAVIOUR,
     HARMFUL_REDIRECTS,
     HARMFUL_SUMMARY,
+    HATE_BEHAVIOUR,
+    HATE_REDIRECTS,
+    HATE_SUMMARY,
     INSULTS_BEHAVIOUR,
     INSULTS_REDIRECTS,
     INSULTS_SUMMARY,
+    KEEP_GOING_TEXT,
     LIST_REPLIES,
     QUESTION_BODIES,
     QUESTION_OPENERS,
     REASONING,
     REFUSAL_EXPLANATION,
     REFUSAL_PARTIAL_TEXT,
+    STILL_HERE_TEXT,
     THANKS_REPLIES,
     TOOL_PREFACE_TEXT,
     USER_END_GOODBYE,
@@ -185,107 +191,24 @@ class Dialogue:
         return ""
 
 
-# --- Lexicons --------------------------------------------------------------------------------------------
-# Phrases are matched case-insensitively, on word boundaries, with any run of whitespace between words and
-# curly apostrophes treated as straight ones. They are deliberately small and literal: the simulator must be
-# predictable for tests, not clever.
+# --- Understanding ---------------------------------------------------------------------------------------
+# What a message means (abuse, a harmful request, an end request, an answer to the end prompt, crisis, harm
+# to others) is decided in `understanding.py`, measured on labelled data in evaldata/.
 
-# Self-harm, suicide or risk of harm to others. The model must support, never end the chat.
-CRISIS_PHRASES: tuple[str, ...] = (
-    "kill myself",
-    "killing myself",
-    "suicide",
-    "suicidal",
-    "want to die",
-    "wanna die",
-    "end my life",
-    "take my own life",
-    "better off dead",
-    "self-harm",
-    "self harm",
-    "hurt myself",
-    "hurting myself",
-    "cut myself",
-    "cutting myself",
-    "no reason to live",
-    "hurt someone",
-    "hurt somebody",
-    "kill someone",
-    "kill somebody",
-)
-# The subset about others, which gets a differently worded (still supportive) reply.
-HARM_TO_OTHERS_PHRASES: tuple[str, ...] = ("hurt someone", "hurt somebody", "kill someone", "kill somebody")
 
-# Insults aimed at the assistant.
-INSULT_PHRASES: tuple[str, ...] = (
-    "you're stupid",
-    "you are stupid",
-    "youre stupid",
-    "stupid bot",
-    "useless bot",
-    "dumb bot",
-    "you're useless",
-    "you are useless",
-    "you're worthless",
-    "you are worthless",
-    "idiot",
-    "moron",
-    "shut up",
-    "i hate you",
-    "piece of junk",
-    "piece of garbage",
-    "you suck",
-)
+def label_of(text: str) -> understanding.Label:
+    # Fault markers are instructions to the simulator, not the user's words.
+    return understanding.classify(FAULT_MARKER.sub(" ", text))
 
-# Demands for clearly harmful content.
-HARMFUL_REQUEST_PHRASES: tuple[str, ...] = (
-    "make a bomb",
-    "build a bomb",
-    "make explosives",
-    "make meth",
-    "cook meth",
-    "make a weapon",
-    "build a weapon",
-    "poison someone",
-    "hack into",
-    "write malware",
-    "write a virus",
-    "ransomware",
-)
 
-# A user asking the assistant to end the chat.
-END_REQUEST_PHRASES: tuple[str, ...] = (
-    "end this chat",
-    "end the chat",
-    "end our chat",
-    "end this conversation",
-    "end the conversation",
-    "end our conversation",
-    "close this chat",
-    "close the chat",
-    "close this conversation",
-    "stop this conversation",
-    "stop this chat",
-)
+def needs_support(text: str) -> bool:
+    """Crisis or risk of harm to others: support, never an end."""
+    return label_of(text) in ("crisis", "harm_others")
 
-# Whole-message answers (after normalising: lower case, punctuation dropped) that confirm an end.
-AFFIRMATIVE_REPLIES: tuple[str, ...] = (
-    "yes",
-    "y",
-    "yep",
-    "yeah",
-    "yes please",
-    "confirm",
-    "i confirm",
-    "yes i confirm",
-    "yes i understand",
-    "yes end it",
-    "yes please end it",
-    "please end it",
-    "end it",
-    "do it",
-    "yes do it",
-)
+
+def answer_to_end_prompt(text: str) -> understanding.Answer:
+    return understanding.answer_to_end_prompt(understanding.normalise(FAULT_MARKER.sub(" ", text)))
+
 
 # Words that carry no topic, skipped when the default reply picks words from the user's message.
 STOPWORDS: frozenset[str] = frozenset(
@@ -302,24 +225,10 @@ STOPWORDS: frozenset[str] = frozenset(
 )
 
 
-def phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
-    alternatives = (r"\s+".join(re.escape(word) for word in phrase.split()) for phrase in phrases)
-    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
-
-
 def normalise(text: str) -> str:
     return text.replace("\u2019", "'").replace("\u2018", "'")
 
 
-def mentions(text: str, pattern: re.Pattern[str]) -> bool:
-    return pattern.search(normalise(text)) is not None
-
-
-CRISIS = phrase_pattern(CRISIS_PHRASES)
-HARM_TO_OTHERS = phrase_pattern(HARM_TO_OTHERS_PHRASES)
-INSULTS = phrase_pattern(INSULT_PHRASES)
-HARMFUL_REQUESTS = phrase_pattern(HARMFUL_REQUEST_PHRASES)
-END_REQUESTS = phrase_pattern(END_REQUEST_PHRASES)
 FAULT_MARKER = re.compile(r"\[fault:([a-z_]+)\]")
 
 
@@ -335,15 +244,16 @@ def pick(options: Sequence[str], seed: str) -> str:
 class AbuseKind:
     """One kind of abuse: how to recognise it, and how the model words its replies about it."""
 
-    pattern: re.Pattern[str]
+    kind: understanding.AbuseKind
     behaviour: str  # completes "you've kept ..."
     summary: str  # the end_conversation summary, one sentence for auditors
     redirects: tuple[tuple[str, ...], tuple[str, ...]]  # variants for the first and second occurrence
 
 
 ABUSE_KINDS: tuple[AbuseKind, ...] = (
-    AbuseKind(INSULTS, INSULTS_BEHAVIOUR, INSULTS_SUMMARY, INSULTS_REDIRECTS),
-    AbuseKind(HARMFUL_REQUESTS, HARMFUL_BEHAVIOUR, HARMFUL_SUMMARY, HARMFUL_REDIRECTS),
+    AbuseKind("insult", INSULTS_BEHAVIOUR, INSULTS_SUMMARY, INSULTS_REDIRECTS),
+    AbuseKind("harmful", HARMFUL_BEHAVIOUR, HARMFUL_SUMMARY, HARMFUL_REDIRECTS),
+    AbuseKind("hate", HATE_BEHAVIOUR, HATE_SUMMARY, HATE_REDIRECTS),
 )
 
 
@@ -409,7 +319,7 @@ def chain_length(messages: Sequence[Mapping[str, Any]]) -> int:
 
 def declined_end_text(dialogue: Dialogue, call_input: Mapping[str, Any]) -> str:
     latest = dialogue.latest_user_text
-    if mentions(latest, CRISIS):
+    if needs_support(latest):
         return crisis_text(latest)
     if call_input.get("reason") == "user_requested":
         return DECLINED_USER_END_TEXT
@@ -482,13 +392,13 @@ FAULT_REPLIES: dict[str, Callable[[Dialogue], Reply]] = {
 
 
 def crisis_text(user_text: str) -> str:
-    return CRISIS_OTHERS_REPLY if mentions(user_text, HARM_TO_OTHERS) else CRISIS_SELF_REPLY
+    return CRISIS_OTHERS_REPLY if label_of(user_text) == "harm_others" else CRISIS_SELF_REPLY
 
 
 def crisis(dialogue: Dialogue, options: ScriptOptions) -> Reply | None:
     """Support, point to crisis lines, keep talking. Never end, unless told to misbehave for a test."""
     latest = dialogue.latest_user_text
-    if not mentions(latest, CRISIS):
+    if not needs_support(latest):
         return None
     text = Text(crisis_text(latest))
     if options.crisis_tries_end and dialogue.has_tool(END_CONVERSATION):
@@ -501,30 +411,35 @@ def user_asks_to_end(dialogue: Dialogue, options: ScriptOptions) -> Reply | None
     """Ask the user to confirm that ending is permanent; end only after they say yes."""
     latest = dialogue.latest_user_text
     can_end = dialogue.has_tool(END_CONVERSATION)
-    if is_affirmative(latest) and CONFIRM_END_PROMPT in dialogue.assistant_text_before_latest_user_text():
+    asked = CONFIRM_END_PROMPT in dialogue.assistant_text_before_latest_user_text()
+    answer = answer_to_end_prompt(latest) if asked else "unclear"
+    if answer == "withdrawal":
+        if len(latest.split()) <= 4:
+            return Reply((Text(KEEP_GOING_TEXT),))
+        # "actually no, tell me about volcanoes": say the chat stays open, then answer the rest.
+        seed = f"{len(dialogue.user_texts())}:{latest}"
+        return Reply((Text(f"No problem, I won't end it. {ordinary_text(latest, seed)}"),))
+    if answer == "confirmation":
         if not can_end:
             return Reply((Text(CANNOT_END_TEXT),))
         goodbye = Text(USER_END_GOODBYE)
         return Reply((goodbye, end_call("user_requested", USER_REQUESTED_SUMMARY)))
-    if not mentions(latest, END_REQUESTS):
+    if label_of(latest) != "end_request":
         return None
     return Reply((Text(CONFIRM_END_TEXT if can_end else CANNOT_END_TEXT),))
-
-
-def is_affirmative(text: str) -> bool:
-    # Fault markers are instructions to the simulator, not the user's words.
-    text = FAULT_MARKER.sub(" ", text)
-    words = re.sub(r"[^\w\s']", " ", normalise(text).lower()).split()
-    return " ".join(words) in AFFIRMATIVE_REPLIES
 
 
 def abuse(dialogue: Dialogue, options: ScriptOptions) -> Reply | None:
     """Redirect twice, warn once, then end: the escalation the system prompt asks of the real model."""
     latest = dialogue.latest_user_text
-    kind = next((k for k in ABUSE_KINDS if mentions(latest, k.pattern)), None)
+    kind = abuse_kind_of(latest)
     if kind is None:
         return None
-    count = sum(1 for text in dialogue.user_texts() if any(mentions(text, k.pattern) for k in ABUSE_KINDS))
+    texts = dialogue.user_texts()
+    if any(needs_support(text) for text in texts):
+        # Someone who spoke of crisis in this chat gets support, however they talk now: never an end.
+        return Reply((Text(STILL_HERE_TEXT),))
+    count = sum(1 for text in texts if abuse_kind_of(text) is not None)
     if count <= 2:
         return Reply((Text(pick(kind.redirects[count - 1], latest)),))
     if count == 3:
@@ -533,6 +448,34 @@ def abuse(dialogue: Dialogue, options: ScriptOptions) -> Reply | None:
         return Reply((Text(WITHOUT_END_TOOL_TEXT),))
     goodbye = Text(ABUSE_GOODBYE)
     return Reply((goodbye, end_call("abusive_user", kind.summary)))
+
+
+def abuse_kind_of(text: str) -> AbuseKind | None:
+    if label_of(text) not in ("abuse", "harmful"):
+        return None
+    found = understanding.abuse_kind(understanding.normalise(FAULT_MARKER.sub(" ", text)))
+    return next((k for k in ABUSE_KINDS if k.kind == found), None)
+
+
+def second_check(dialogue: Dialogue, options: ScriptOptions) -> Reply | None:
+    """A request for a strict JSON verdict on whether ending for abuse is warranted (Bowout's optional
+    second check sends the user's messages as a JSON array): judge them as the scripts would."""
+    if '"verdict"' not in dialogue.system or "end_ok" not in dialogue.system:
+        return None
+    try:
+        texts = json.loads(dialogue.latest_user_text)
+    except ValueError:
+        texts = None
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        return Reply((Text("I can only judge a JSON array of messages."),))
+    labels = [label_of(text) for text in texts]
+    if any(label in ("crisis", "harm_others") for label in labels):
+        verdict = {"verdict": "do_not_end", "reason": "The user may be at risk; keep supporting them."}
+    elif sum(label in ("abuse", "harmful") for label in labels) >= 3:
+        verdict = {"verdict": "end_ok", "reason": "Persistent abuse across the recent messages."}
+    else:
+        verdict = {"verdict": "do_not_end", "reason": "Not persistent abuse."}
+    return Reply((Text(json.dumps(verdict)),))
 
 
 def warning_text(kind: AbuseKind) -> str:
@@ -589,13 +532,15 @@ def ordinary_text(text: str, seed: str) -> str:
 
 
 # The order matters: the first script that returns a reply wins. The end-tool follow-up comes first because
-# its request carries no new user words; faults next so any chat can be made to fail; crisis before anything
-# that might end the chat; ordinary conversation last because it always answers.
+# its request carries no new user words; faults next so any chat can be made to fail (a second-check verdict
+# is judged after them, so a fault marker in the judged messages makes the check fail); crisis before
+# anything that might end the chat; ordinary conversation last because it always answers.
 # A replayed refusal comes before everything: the real API keeps refusing such a conversation.
 SCRIPTS: tuple[Script, ...] = (
     refused_before,
     end_tool_follow_up,
     fault,
+    second_check,
     crisis,
     user_asks_to_end,
     abuse,

@@ -237,3 +237,34 @@ FALLBACK_TEXT = "I'm not sure what to say to that. Could you put it another way?
 TOOL_PREFACE_TEXT = "Let me note this for the record before I continue."
 CODE_REPLY = "Here's a small, self-contained Python example{about}:\n\n```python\n{snippet}\n```\n\n{closer}"
 CODE_ABOUT = " to get you started on {topic}"
+
+
+# Hateful content about groups of people: the third kind of abuse.
+HATE_BEHAVIOUR = "asking for hateful content about groups of people"
+HATE_SUMMARY = "User kept demanding hateful content about a group of people after two redirections and an explicit warning."
+HATE_REDIRECTS: tuple[tuple[str, ...], tuple[str, ...]] = (
+    (
+        "I won't write content that demeans people for who they are. If there's a real question underneath, "
+        "about history, a policy debate or how prejudice works, I'm glad to dig into it.",
+        "That's not something I'll write: it targets people for their identity. I can help with a "
+        "fair-minded look at the topic, or with something else entirely.",
+    ),
+    (
+        "My answer stays the same: no hateful content about any group. I'm still happy to help with research, "
+        "writing or questions on a different footing.",
+        "I'm not going to produce that. If you want to understand the arguments people make on this subject, "
+        "I can lay them out with evidence, or we can switch to another task.",
+    ),
+)
+# Abuse after the user spoke of crisis earlier in the chat: support still comes first.
+STILL_HERE_TEXT = (
+    "I can hear how angry and worn out you are, and that's okay; you don't have to be polite with me. I'm "
+    "not going anywhere. What you told me earlier matters more to me than anything else here: if you're in "
+    "danger or might act on those thoughts, please call your local emergency number or a crisis line (in "
+    "the US, call or text 988). Would you tell me a little about what's happening right now?"
+)
+# A user who asked to end and then withdrew.
+KEEP_GOING_TEXT = (
+    "No problem, I won't end it. The chat stays open and we can pick up wherever you like. What would you "
+    "like to talk about?"
+)
