@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import flow, fragments, generation
+from chat import flow, fragments, generation, quotas
 from chat.models import Conversation
 
 TEMPLATE = "chat/conversation.html"
@@ -45,6 +45,9 @@ def new_conversation(request: HttpRequest) -> HttpResponse:
     latest = Conversation.objects.for_user(request.user).recent_first().first()
     if latest is not None and not latest.messages.exists() and not latest.is_ended:
         return _go(request, reverse("chat:conversation", args=[latest.pk]))
+    if (refusal := quotas.spend_new_chat(request.user)) is not None:
+        flash.error(request, refusal.message)
+        return _go(request, reverse("chat:home"))
     conversation = Conversation.objects.create(user=request.user)
     return _go(request, reverse("chat:conversation", args=[conversation.pk]))
 
