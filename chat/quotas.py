@@ -31,21 +31,28 @@ class Refusal:
     retry_at: dt.datetime | None = None
 
 
-def _window(name: str, user_id: int, period: int) -> tuple[str, dt.datetime]:
-    start = int(time.time()) // period * period
-    return f"quota:{name}:{user_id}:{start}", dt.datetime.fromtimestamp(start + period, dt.UTC)
+def _spend(name: str, user_id: int, period: int) -> tuple[int, dt.datetime]:
+    """Count one more in the user's current window and return the total and when the window ends.
 
-
-def _spend(key: str, period: int) -> int:
-    """Count one more in this window and return the total (atomic on Redis; one worker thread does all
-    database-cache work of a process, so only several processes on the database cache can lose a count)."""
-    if cache.add(key, 1, timeout=period + 5):
-        return 1
+    A window opens with the first count and lasts `period`. The count is atomic on Redis (INCR); on the
+    database cache one thread per process does all database work, so only several processes sharing the
+    database cache could lose a count.
+    """
+    key, ends_key = f"quota:{name}:{user_id}", f"quota:{name}:{user_id}:ends"
+    now = time.time()
+    if cache.add(key, 1, timeout=period):
+        cache.set(ends_key, now + period, timeout=period)
+        return 1, dt.datetime.fromtimestamp(now + period, dt.UTC)
     try:
-        return cache.incr(key)
-    except ValueError:  # expired between add() and incr()
-        cache.set(key, 1, timeout=period + 5)
-        return 1
+        count = cache.incr(key)
+    except ValueError:  # the window closed between add() and incr()
+        cache.set(key, 1, timeout=period)
+        cache.set(ends_key, now + period, timeout=period)
+        return 1, dt.datetime.fromtimestamp(now + period, dt.UTC)
+    ends = cache.get(ends_key) or now + period
+    # The database cache's incr() writes with the default timeout; put the window's own end back.
+    cache.touch(key, timeout=max(1, ends - now))
+    return count, dt.datetime.fromtimestamp(ends, dt.UTC)
 
 
 def when(moment: dt.datetime) -> str:
@@ -63,8 +70,8 @@ def when(moment: dt.datetime) -> str:
 def spend_model_call(user) -> Refusal | None:
     """One more message, retry or edit (each one calls the model) this minute."""
     limit = settings.BOWOUT_MESSAGES_PER_MINUTE
-    key, reset = _window("messages", user.pk, MINUTE)
-    if _spend(key, MINUTE) > limit:
+    count, reset = _spend("messages", user.pk, MINUTE)
+    if count > limit:
         return Refusal(
             f"You have sent {limit} messages in a minute, the most allowed. "
             f"You can send again {when(reset)}. Your text is kept.",
@@ -76,8 +83,8 @@ def spend_model_call(user) -> Refusal | None:
 def spend_new_chat(user) -> Refusal | None:
     """One more new chat or branch this hour."""
     limit = settings.BOWOUT_NEW_CHATS_PER_HOUR
-    key, reset = _window("new_chats", user.pk, HOUR)
-    if _spend(key, HOUR) > limit:
+    count, reset = _spend("new_chats", user.pk, HOUR)
+    if count > limit:
         return Refusal(
             f"You have started {limit} new chats or branches in an hour, the most allowed. "
             f"You can start another {when(reset)}; your existing chats are all still there.",
@@ -93,7 +100,7 @@ def concurrent_replies(user) -> Refusal | None:
     writing = Message.objects.filter(conversation__user=user, status=Message.Status.STREAMING).count()
     if writing >= limit:
         return Refusal(
-            f"Claude is already writing {writing} replies in your chats, the most at once. "
+            f"Claude is already writing replies in {writing} of your chats, the most at once. "
             "You can send again as soon as one of them finishes (or press Stop on one)."
         )
     return None
