@@ -12,7 +12,11 @@ logger = logging.getLogger("bowout.chat")
 
 MAX_FRAME_BYTES = 256 * 1024
 UNREADABLE = "That message could not be read. Reload the page and try again."
-LOGGED_OUT = "You have been logged out, so this tab no longer sends or receives. Log in again to go on."
+# Also after a password change in this browser: Django gives the session a new key, which this socket
+# cannot learn, so a reload (with the new cookie) is the way on.
+LOGGED_OUT = (
+    "Your session has ended (a logout, or a password change). Reload the page, or log in again, to go on."
+)
 TOO_MANY_SOCKETS = (
     "This tab was disconnected because you opened {limit} chats at once in other tabs or windows, the most "
     "allowed. Close some of them, then reload this page to use it here again."
