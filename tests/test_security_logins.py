@@ -1,0 +1,70 @@
+"""One login path: the admin logs in through allauth's form, so its rate limits and lockout (counted in the
+shared cache) hold for staff too."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def superuser(django_user_model):
+    return django_user_model.objects.create_superuser(email="root@example.com", password=PASSWORD)
+
+
+def test_the_admin_login_sends_people_to_the_one_login_form():
+    response = Client().get(reverse("admin:login") + "?next=/admin/welfare/")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account_login") + "?next=%2Fadmin%2Fwelfare%2F"
+
+
+def test_the_admin_login_form_no_longer_takes_passwords(superuser):
+    client = Client()
+    response = client.post(reverse("admin:login"), {"username": superuser.email, "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
+    assert client.get(reverse("admin:index"))["Location"].startswith(reverse("admin:login"))
+
+
+def test_an_outside_next_is_not_followed():
+    response = Client().get(reverse("admin:login") + "?next=https://evil.example/")
+    assert response["Location"] == reverse("account_login") + "?next=%2Fadmin%2F"
+
+
+def test_staff_log_in_through_allauth_and_reach_the_admin(superuser):
+    client = Client()
+    response = client.post(
+        reverse("account_login") + "?next=/admin/", {"login": superuser.email, "password": PASSWORD}
+    )
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_wrong_passwords_lock_the_superuser_out_like_anyone(superuser):
+    client = Client()
+    for _ in range(5):
+        wrong = client.post(reverse("account_login"), {"login": superuser.email, "password": "wrong"})
+        assert wrong.status_code == 200
+    right = client.post(reverse("account_login"), {"login": superuser.email, "password": PASSWORD})
+    assert right.status_code in (200, 429)
+    assert "Too many failed login attempts" in right.content.decode()
+    assert client.get("/admin/").status_code == 302  # not logged in
+    # Another client (another worker, another browser) sees the same count: it lives in the shared cache.
+    other = Client()
+    again = other.post(reverse("account_login"), {"login": superuser.email, "password": PASSWORD})
+    assert "Too many failed login attempts" in again.content.decode()
+
+
+def test_logged_in_without_staff_rights_gets_a_clear_403(alice_client):
+    response = alice_client.get(reverse("admin:login") + "?next=/admin/")
+    assert response.status_code == 403
+    assert "No access to the staff area" in response.content.decode()
+
+
+def test_logged_in_staff_are_sent_on(superuser):
+    client = Client()
+    client.force_login(superuser)
+    response = client.get(reverse("admin:login") + "?next=/admin/welfare/")
+    assert response.status_code == 302 and response["Location"] == "/admin/welfare/"
