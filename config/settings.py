@@ -126,7 +126,7 @@ else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "bowout_cache",  # made by migration chat 0005
+            "LOCATION": "bowout_cache",  # made by migration chat 0006
             # The default (300) would cull live counters once a few hundred users are active.
             "OPTIONS": {"MAX_ENTRIES": 100_000},
         }

@@ -19,6 +19,6 @@ def drop(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("chat", "0004_message_role_index")]
+    dependencies = [("chat", "0005_real_model_replies")]
 
     operations = [migrations.RunPython(create, drop)]
