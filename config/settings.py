@@ -141,7 +141,10 @@ AUTHENTICATION_BACKENDS = [
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
-ACCOUNT_EMAIL_VERIFICATION = env_str("BOWOUT_EMAIL_VERIFICATION", "optional")
+# Mandatory outside debug: only then can signup avoid saying that an email is already registered
+# (allauth's enumeration prevention answers both cases with "check your email"). Development keeps
+# signing up in one step.
+ACCOUNT_EMAIL_VERIFICATION = env_str("BOWOUT_EMAIL_VERIFICATION", "optional" if DEBUG else "mandatory")
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 # allauth's limits, counted in the shared cache; the admin logs in through the same form (config/urls.py).
 ACCOUNT_RATE_LIMITS = {

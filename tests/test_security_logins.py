@@ -1,6 +1,11 @@
 """One login path: the admin logs in through allauth's form, so its rate limits and lockout (counted in the
 shared cache) hold for staff too."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -8,6 +13,8 @@ from django.urls import reverse
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -68,3 +75,49 @@ def test_logged_in_staff_are_sent_on(superuser):
     client.force_login(superuser)
     response = client.get(reverse("admin:login") + "?next=/admin/welfare/")
     assert response.status_code == 302 and response["Location"] == "/admin/welfare/"
+
+
+def sign_up(email: str) -> tuple[Client, str]:
+    client = Client()
+    response = client.post(
+        reverse("account_signup"), {"email": email, "password1": PASSWORD, "password2": PASSWORD}, follow=True
+    )
+    return client, response.content.decode()
+
+
+def test_signup_does_not_say_an_email_is_registered(alice, settings, mailoutbox):
+    """Production's mandatory verification: a taken email and a new one get the same answer; the owner of
+    the taken one is told by email instead."""
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+    _, taken = sign_up("alice@example.com")
+    _, new = sign_up("carol@example.com")
+    assert "already" not in taken.lower()
+    assert "Verify Your Email Address" in taken and "Verify Your Email Address" in new
+    assert [m.to for m in mailoutbox] == [["alice@example.com"], ["carol@example.com"]]
+    assert "already" in mailoutbox[0].body.lower()
+    assert alice.__class__.objects.filter(email__iexact="alice@example.com").count() == 1
+
+
+def test_production_settings_make_email_verification_mandatory():
+    script = "import django; django.setup(); from django.conf import settings; print(settings.ACCOUNT_EMAIL_VERIFICATION)"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "BOWOUT_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings", DJANGO_SECRET_KEY="x" * 50, DJANGO_ALLOWED_HOSTS="a.example"
+    )
+    production = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**env, "DJANGO_DEBUG": "0"},
+        capture_output=True,
+        text=True,
+    )
+    development = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**env, "DJANGO_DEBUG": "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert (production.stdout.strip(), development.stdout.strip()) == ("mandatory", "optional"), (
+        production.stderr
+    )
