@@ -156,6 +156,9 @@ ACCOUNT_RATE_LIMITS = {
     "change_password": "5/m/user",
 }
 ACCOUNT_PREVENT_ENUMERATION = True
+# Behind N reverse proxies, the client's IP (for the per-IP limits) is the Nth address from the right of
+# X-Forwarded-For; 0 uses the connection's address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("BOWOUT_TRUSTED_PROXY_COUNT", 0)
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "chat:home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"

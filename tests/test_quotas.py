@@ -4,6 +4,7 @@ model call is made; the counts live in the shared cache, so another process sees
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -227,3 +228,29 @@ def test_a_count_made_by_another_process_holds_here(alice_client, alice, convers
     response = alice_client.post(reverse("chat:post_message", args=[conversation.pk]), {"text": "Hello"})
     assert response.status_code == 429
     assert conversation.messages.count() == 0
+
+
+def test_two_chats_sending_at_once_count_one_after_the_other(alice, conversation, settings):
+    """Replies at once are counted under the user's row lock, so a race cannot slip past the limit."""
+    settings.BOWOUT_CONCURRENT_REPLIES = 1
+    chats = [conversation, Conversation.objects.create(user=alice)]
+    start = threading.Barrier(len(chats))
+    outcomes: list[str] = []
+
+    def send(chat) -> None:
+        try:
+            start.wait()
+            flow.post_user_message(alice, chat.pk, "racing", uuid.uuid4())
+            outcomes.append("accepted")
+        except flow.QuotaExceeded:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(chat,)) for chat in chats]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["accepted", "refused"]
+    assert Message.objects.filter(conversation__user=alice, status="streaming").count() == 1
