@@ -12,6 +12,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -84,7 +85,7 @@ def _enforce_model_call(user) -> None:
     """Before a write that starts a reply: replies at once, tokens today, then count this call. Inside
     the write transaction; the user's row is taken first, so two sends in two chats at once are counted
     one after the other (PostgreSQL; SQLite's IMMEDIATE transactions already run one at a time)."""
-    type(user).objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
     _enforce(quotas.concurrent_replies(user))
     _enforce(quotas.tokens_left(user))
     _enforce(quotas.spend_model_call(user))
