@@ -7,7 +7,7 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from chat.models import Conversation, ConversationEvent, Message, UserRequest
@@ -63,6 +63,10 @@ def saved_texts(conversation_id) -> list[str]:
 
 
 @given(frame=frame_objects | raw_frames)
+@example(
+    frame=json.dumps({"action": "send", "text": "Hello", "client_id": "6f1c1a52-8d0e-4c3e-9a51-0d6c2f1b7e10"})
+)
+@example(frame=json.dumps({"text": "How do tides work?"}))
 @EXAMPLES
 async def test_any_socket_frame_gets_an_answer_and_the_socket_lives_on(
     alice, open_socket, roomy_quotas, frame
@@ -90,6 +94,9 @@ async def test_any_socket_frame_gets_an_answer_and_the_socket_lives_on(
     mistaken=st.sampled_from(["", "1", "\x00"]),
     extra=form_text,
 )
+@example(route="send", text="Hello", mistaken="", extra="")
+@example(route="end", text="a\x00b", mistaken="", extra="")
+@example(route="retry", text="", mistaken="", extra="")
 @EXAMPLES
 def test_any_form_post_gets_a_clear_answer_and_no_half_state(
     alice, alice_client, roomy_quotas, route, text, mistaken, extra
