@@ -93,11 +93,13 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
-class ThinkingDelta:
-    """Thinking text, returned only when `display` asks for it. Between tool calls, the current models put
-    the words they write inside thinking blocks, so the turn decides whether the user sees these."""
+class ThinkingText:
+    """A finished thinking block's text (returned only when `display` asks for it). Between tool calls,
+    Claude puts the words it writes inside signed thinking blocks, so the turn decides whether the user
+    sees these. Unsigned thinking (Ollama and other servers) is private reasoning."""
 
     text: str
+    signed: bool
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def request_options() -> dict[str, Any]:
 
 async def stream_reply(
     messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None
-) -> AsyncIterator[TextDelta | ThinkingDelta | Finished]:
+) -> AsyncIterator[TextDelta | ThinkingText | Finished]:
     """Stream one model round: text (and visible thinking) as it arrives, then the final message.
 
     The final message's `stop_reason` is None when the server ended the stream without saying why (Ollama
@@ -150,8 +152,11 @@ async def stream_reply(
         async for event in stream:
             if event.type == "text" and event.text:
                 yield TextDelta(event.text)
-            elif event.type == "thinking" and event.thinking:
-                yield ThinkingDelta(event.thinking)
+            elif event.type == "content_block_stop" and event.content_block.type == "thinking":
+                # Whole blocks, not deltas: whether it is signed is known only once the block is done.
+                block = event.content_block
+                if block.thinking:
+                    yield ThinkingText(block.thinking, signed=bool(getattr(block, "signature", None)))
         final = await stream.get_final_message()
     yield Finished(final)
 

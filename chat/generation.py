@@ -126,6 +126,8 @@ def _record_decision(
         detail["cause"] = decision.cause
     if decision.crisis_terms:
         detail["crisis_terms"] = list(decision.crisis_terms)
+    if decision.second_opinion:
+        detail["second_opinion"] = decision.second_opinion
     ConversationEvent.objects.create(
         conversation_id=conversation_id, message_id=reply_id, kind=kind, detail=detail
     )

@@ -1,7 +1,7 @@
 import logging
 
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.urls import path
+from django.urls import path, re_path
 
 from chat.consumers import ConversationConsumer
 
@@ -17,5 +17,8 @@ class UnknownSocketPath(AsyncWebsocketConsumer):
 
 
 websocket_urlpatterns = [
-    path("ws/c/<str:conversation_id>/", ConversationConsumer.as_asgi()),
+    # Channels routes ASGI apps with Django's path(), whose stubs expect a view.
+    path("ws/c/<str:conversation_id>/", ConversationConsumer.as_asgi()),  # type: ignore[arg-type]
+    # Last: any other path is refused cleanly instead of raising "No route found".
+    re_path(r"", UnknownSocketPath.as_asgi()),  # type: ignore[arg-type]
 ]

@@ -19,10 +19,6 @@ from django.utils.crypto import constant_time_compare
 
 logger = logging.getLogger("bowout.chat")
 
-# Close codes outside htmx's retry list (1006, 1012, 1013): the tab shows why and does not reconnect.
-CLOSE_LOGGED_OUT = 4001
-CLOSE_TOO_MANY_SOCKETS = 4008
-
 
 def user_group(user_id: int) -> str:
     """Every open socket of one user listens here (plain ASCII, as channel-layer group names must be)."""

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from chat import flow
+from chat import close_codes, flow
 from chat.models import Conversation, Message, UserRequest
 from tests.conftest import reply_finished
 
@@ -175,7 +175,7 @@ async def test_opening_more_sockets_than_allowed_closes_the_oldest(
     frame = await oldest.receive()
     assert "This tab was disconnected because you opened 2 chats at once" in frame
     closed = await oldest.communicator.receive_output(timeout=5)
-    assert closed == {"type": "websocket.close", "code": 4008}
+    assert closed == {"type": "websocket.close", "code": close_codes.FORBIDDEN}
     # The two newest still work.
     for tab in (middle, newest):
         await tab.send(action="stop")

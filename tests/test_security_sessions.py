@@ -11,6 +11,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
+from chat import close_codes
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,7 +54,7 @@ async def tab_of():
 async def expect_closed_logged_out(tab: WebsocketCommunicator) -> None:
     frame = await tab.receive_from(timeout=5)
     assert LOGGED_OUT in frame and "log in again" in frame
-    assert await tab.receive_output(timeout=5) == {"type": "websocket.close", "code": 4001}
+    assert await tab.receive_output(timeout=5) == {"type": "websocket.close", "code": close_codes.SIGNED_OUT}
 
 
 async def send(tab: WebsocketCommunicator, text: str) -> None:
