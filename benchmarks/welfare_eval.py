@@ -33,7 +33,7 @@ def main() -> None:
 
     django.setup()
     from chat import evaluation, flow, recognition_eval, scenarios
-    from chat.simulator import understanding
+    from simulator import understanding
 
     started = time.perf_counter()
     understanding.offensive("warm up the classifier")

@@ -1,7 +1,7 @@
 """The one adapter over the Anthropic SDK: client set-up, streaming, and errors in words a user reads.
 
 With no ANTHROPIC_API_KEY the same SDK code path talks to the built-in simulator of the Messages API
-(chat.simulator) through an in-process streaming transport, so Bowout works offline on a fresh machine.
+(simulator) through an in-process streaming transport, so Bowout works offline on a fresh machine.
 """
 
 import asyncio
@@ -58,7 +58,7 @@ def _make_client() -> anthropic.AsyncAnthropic:
             base_url=settings.ANTHROPIC_BASE_URL or None,
             **common,
         )
-    from chat.simulator import StreamingASGITransport, create_app
+    from simulator import StreamingASGITransport, create_app
 
     simulator = create_app(
         delay=settings.BOWOUT_SIMULATOR_DELAY,
@@ -172,7 +172,7 @@ ERR_SERVER = "The model service had an internal error. Please try again."
 ERR_TIMEOUT = "Claude took too long to answer. Please try again."
 ERR_CONNECTION = "The connection to Claude was lost. Please try again."
 ERR_CUT_OFF = "The model server ended the reply before it was finished. Please try again."
-ERR_PAUSED = "Claude paused this reply before finishing it. Retry to get a whole reply."
+ERR_PAUSED = "Claude paused this reply too many times before finishing it. Retry to get a whole reply."
 ERR_AUTH = "Bowout could not sign in to the model service. An operator needs to check the API key; retrying will not help."
 ERR_PERMISSION = "The configured API key may not use this model. An operator needs to check the settings; retrying will not help."
 ERR_NOT_FOUND = (

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chat import welfare
-from chat.simulator import understanding
+from simulator import understanding
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "evaldata"
 

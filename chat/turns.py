@@ -108,8 +108,10 @@ async def run_turn(
     servers, is reasoning, not shown."""
     confirmation_requested = False
     previous_round_text = ""
+    paused = False
     for round_number in range(MAX_TOOL_ROUNDS + 1):
-        separator = "\n\n" if progress.text and not progress.text.endswith("\n\n") else ""
+        # A reply resumed after pause_turn goes on mid-sentence; a round after a tool result starts anew.
+        separator = "\n\n" if progress.text and not progress.text.endswith("\n\n") and not paused else ""
         stream = claude.stream_reply(messages + progress.turns, tools=[welfare.END_TOOL])
         final = None
         async with contextlib.aclosing(stream):
@@ -134,6 +136,10 @@ async def run_turn(
         progress.add_usage(final.usage)
         calls_tools = final.stop_reason == "tool_use"
         progress.turns.append(assistant_turn(final.content, keep_tool_calls=calls_tools))
+        paused = final.stop_reason == "pause_turn"
+        if paused:
+            # The API paused a long turn: sent back as it is, the reply carries on from where it stopped.
+            continue
         if not calls_tools:
             return True
         results = []

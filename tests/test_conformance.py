@@ -154,13 +154,19 @@ def offers_retry(markup: str, reply: Message) -> bool:
 def assert_requests_follow_the_api(requests: list[dict[str, Any]]) -> None:
     """Every request carries prompt caching and the configured thinking, and no removed sampling knobs."""
     assert requests, "Bowout sent nothing to the model server"
-    for body in requests:
+    for number, body in enumerate(requests):
         assert body.get("stream") is True
         assert body.get("cache_control") == {"type": "ephemeral"}, body.get("cache_control")
         assert body.get("thinking") == DEFAULT_THINKING, body.get("thinking")
         assert not [key for key in SAMPLING if key in body]
         messages = body["messages"]
-        assert messages[0]["role"] == "user" and messages[-1]["role"] == "user"
+        # The one assistant message that may go last: a reply the API paused, sent back to be continued.
+        continues_paused = (
+            number > 0
+            and messages[-1]["role"] == "assistant"
+            and messages[:-1] == requests[number - 1]["messages"]
+        )
+        assert messages[0]["role"] == "user" and (messages[-1]["role"] == "user" or continues_paused)
         for index, message in enumerate(messages):
             calls = [b for b in blocks(message) if b.get("type") == "tool_use"]
             for call in calls:
@@ -342,14 +348,23 @@ def test_api_midstream_error_is_interrupted_with_overloaded_and_retry(use, brows
     assert reply.error in visible(markup) and offers_retry(markup, reply)
 
 
-def test_api_pause_turn_is_interrupted_with_paused_and_retry(use, browser_client, conversation):
+def test_api_pause_turn_is_sent_back_as_it_is_and_the_reply_goes_on(
+    use, browser_client, conversation, replay
+):
     use("api_pause_turn")
     reply = send(browser_client, conversation, "Walk me through the Apollo programme.")
 
-    assert reply.status == "interrupted"
-    assert reply.content == recorded_text("api_pause_turn")
-    assert "paused" in reply.error.lower()
-    assert offers_retry(page(browser_client, conversation), reply)
+    assert reply.status == "complete"
+    assert reply.content == recorded_text("api_pause_turn", 1) + recorded_text("api_pause_turn", 2)
+    assert reply.error == ""
+    first, second = replay.requests("api_pause_turn")
+    # The paused reply goes back last, unmodified (its thinking block and signature included).
+    assert second["messages"][:-1] == first["messages"]
+    assert second["messages"][-1] == {
+        "role": "assistant",
+        "content": recorded_message("api_pause_turn", 1)["content"],
+    }
+    assert_requests_follow_the_api([first, second])
 
 
 def test_api_context_window_exceeded_is_complete_with_a_context_limit_note(use, browser_client, conversation):
@@ -414,17 +429,22 @@ def test_ollama_tool_call_in_one_whole_json_delta_is_handled(use, browser_client
     assert not conversation.is_ended
 
 
-def test_ollama_reasoning_after_a_tool_result_is_not_shown_as_words(
-    use, browser_client, conversation, settings
+@pytest.mark.parametrize("scenario", ["ollama_tool_thinking", "llamacpp_thinking_tool"])
+def test_unsigned_reasoning_around_a_tool_call_is_not_shown_as_words(
+    scenario, use, browser_client, conversation, settings
 ):
+    # Claude's words between tool calls come in signed thinking; Ollama's and llama.cpp's thinking (no or an
+    # empty signature) is the model's reasoning, whichever round it comes in.
     settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
-    use("ollama_tool_thinking")
+    use(scenario)
     reply = send(browser_client, conversation, "Please end this chat.")
 
-    reasoning = recorded_message("ollama_tool_thinking", 2)["content"][0]["thinking"]
     assert reply.status == "complete"
-    assert reply.content == recorded_text("ollama_tool_thinking", 2)
-    assert reasoning not in visible(page(browser_client, conversation))
+    assert reply.content == recorded_text(scenario, 2)
+    shown = visible(page(browser_client, conversation))
+    for number in (1, 2):
+        assert recorded_message(scenario, number)["content"][0]["thinking"] not in shown
+    assert [e.kind for e in events(conversation)] == [ConversationEvent.Kind.END_CONFIRM_REQUESTED]
 
 
 def test_ollama_clean_eof_mid_stream_is_interrupted_not_complete(use, browser_client, conversation):
@@ -485,9 +505,7 @@ def test_llamacpp_tool_call_without_input_is_answered_without_a_loop(
 # --- Retry after a broken reply -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "scenario", ["api_midstream_error", "api_pause_turn", "ollama_eof", "llamacpp_flat_error"]
-)
+@pytest.mark.parametrize("scenario", ["api_midstream_error", "ollama_eof", "llamacpp_flat_error"])
 def test_retry_after_a_broken_reply_gets_a_whole_one_without_sending_the_broken_one(
     scenario, use, browser_client, conversation, replay
 ):
@@ -554,3 +572,24 @@ async def test_an_open_tab_is_offered_retry_after_a_midstream_error(use, alice, 
     final = await tab.receive_until(reply_finished, timeout=REPLY_TIMEOUT)
 
     assert 'data-status="interrupted"' in final and "Retry" in final
+
+
+def test_retry_after_a_broken_end_round_trip_answers_afresh(
+    use, browser_client, conversation, replay, settings
+):
+    settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
+    use("api_end_then_error")
+    broken = send(browser_client, conversation, "You are useless.")
+    assert broken.status == "interrupted" and not conversation.is_ended
+
+    use("api_text")
+    browser_client.post(
+        reverse("chat:retry", args=[conversation.pk]), {"action": "retry", "message_id": broken.pk}
+    )
+    retried = wait_for_reply(conversation, after=broken)
+
+    assert retried.status == "complete"
+    (sent,) = replay.requests("api_text")
+    sent_blocks = [b for message in sent["messages"] for b in blocks(message)]
+    assert not [b for b in sent_blocks if b.get("type") in ("tool_use", "tool_result")]
+    assert sent["messages"][-1]["role"] == "user" and "You are useless." in json.dumps(sent["messages"][-1])

@@ -10,8 +10,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from chat.simulator import create_app
 from chat.welfare import END_TOOL
+from simulator import create_app
 
 STREAMS = Path(__file__).parent / "fixtures" / "streams"
 # Fields the API adds for information only; a client must not depend on them, so the double may omit them.

@@ -11,6 +11,7 @@ READ = re.compile(r'(?:\benv_[a-z]+\(\s*|_ENV = )"([A-Z0-9_]+)"')
 
 def test_every_environment_variable_bowout_reads_is_documented():
     sources = [ROOT / "config" / "settings.py", *sorted((ROOT / "chat").rglob("*.py"))]
+    sources += sorted((ROOT / "simulator").rglob("*.py"))
     read = {name for path in sources for name in READ.findall(path.read_text())}
     readme = (ROOT / "README.md").read_text()
     documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", readme, re.M))

@@ -13,9 +13,9 @@ import httpx2
 import pytest
 from anthropic.types import Message, RefusalStopDetails
 
-from chat.simulator import StreamingASGITransport, create_app
-from chat.simulator.texts import REFUSAL_PARTIAL_TEXT
-from chat.simulator.validation import FINAL_THINKING_RULE
+from simulator import StreamingASGITransport, create_app
+from simulator.texts import REFUSAL_PARTIAL_TEXT
+from simulator.validation import FINAL_THINKING_RULE
 
 MODEL = "claude-sonnet-5-5"
 OLDER_MODEL = "claude-haiku-4-5"  # claude-sonnet-4-5 is deprecated: the SDK warns

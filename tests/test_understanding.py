@@ -11,8 +11,8 @@ import httpx2
 import pytest
 
 from chat import recognition_eval
-from chat.simulator import StreamingASGITransport, create_app
-from chat.simulator.texts import ABUSE_WARNING_SENTENCE, CONFIRM_END_PROMPT
+from simulator import StreamingASGITransport, create_app
+from simulator.texts import ABUSE_WARNING_SENTENCE, CONFIRM_END_PROMPT
 
 END_TOOL = {
     "name": "end_conversation",
