@@ -4,13 +4,24 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
-from chat import close_codes, flow, fragments, generation, live
+from chat import close_codes, flow, fragments, generation, live, quotas, sessions
 from chat.models import Message
 
 logger = logging.getLogger("bowout.chat")
 
 MAX_FRAME_BYTES = 256 * 1024
+UNREADABLE = "That message could not be read. Reload the page and try again."
+# Also after a password change in this browser: Django gives the session a new key, which this socket
+# cannot learn, so a reload (with the new cookie) is the way on.
+LOGGED_OUT = (
+    "Your session has ended (a logout, or a password change). Reload the page, or log in again, to go on."
+)
+TOO_MANY_SOCKETS = (
+    "This tab was disconnected because you opened {limit} chats at once in other tabs or windows, the most "
+    "allowed. Close some of them, then reload this page to use it here again."
+)
 
 
 class ConversationConsumer(AsyncWebsocketConsumer):
@@ -39,6 +50,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         # Join the group before reading the snapshot, so nothing between the two is missed.
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
+        await self._join_user_sockets()
         # The page says which state it shows (?v=); a tab that is up to date is left alone.
         shown = parse_qs(self.scope.get("query_string", b"").decode()).get("v", [""])[0]
         snapshot, streaming = await database_sync_to_async(self._snapshot_and_streaming)(shown)
@@ -77,26 +89,35 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group_name"):
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        if hasattr(self, "user"):
+            await self.channel_layer.group_discard(sessions.user_group(self.user.pk), self.channel_name)
+            await database_sync_to_async(quotas.unregister_socket)(self.user.pk, self.channel_name)
+
+    async def _join_user_sockets(self) -> None:
+        """Listen for this user's logouts, and count this socket; over the limit the oldest ones close."""
+        await self.channel_layer.group_add(sessions.user_group(self.user.pk), self.channel_name)
+        evicted = await database_sync_to_async(quotas.register_socket)(self.user.pk, self.channel_name)
+        for channel_name in evicted:
+            await self.channel_layer.send(channel_name, {"type": "socket.evicted"})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if text_data is None or len(text_data) > MAX_FRAME_BYTES:
-            await self.send_error("That message could not be read. Reload the page and try again.")
+        if not await database_sync_to_async(self._session_is_valid)():
+            await self._close_logged_out()
             return
-        try:
-            data = json.loads(text_data)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            await self.send_error("That message could not be read. Reload the page and try again.")
+        data = self._parse(text_data)
+        if data is None:
+            await self.send_error(UNREADABLE)
             return
         action = data.get("action") or "send"
-        handler = {
+        handlers = {
             "send": self.send_message,
             "stop": self.stop_reply,
             "retry": self.retry_reply,
             "resync": self.resync_reply,
-        }.get(action)
+        }
+        handler = handlers.get(action) if isinstance(action, str) else None
         if handler is None:
+            logger.warning("Socket frame with an unknown action from user %s", self.user.pk)
             await self.send_error("Unknown action.")
             return
         try:
@@ -105,6 +126,43 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.close(code=close_codes.DELETED)
         except flow.ChatError as error:
             await self.send_error(error.message)
+
+    def _parse(self, text_data: str | None) -> dict | None:
+        """A frame as a JSON object, or None (logged) for anything else: binary, too long, not JSON,
+        nested deeper than the parser's recursion limit, or JSON that is not an object."""
+        if text_data is None or len(text_data) > MAX_FRAME_BYTES:
+            logger.warning("Unreadable socket frame from user %s (binary or too long)", self.user.pk)
+            return None
+        try:
+            data = json.loads(text_data)
+        except (ValueError, RecursionError) as error:
+            logger.warning("Unreadable socket frame from user %s: %s", self.user.pk, type(error).__name__)
+            return None
+        if not isinstance(data, dict):
+            logger.warning("Socket frame from user %s is not a JSON object", self.user.pk)
+            return None
+        return data
+
+    def _session_is_valid(self) -> bool:
+        session = self.scope.get("session")
+        return sessions.session_is_valid(session.session_key if session else None, self.user.pk)
+
+    async def _close_logged_out(self) -> None:
+        await self.send_error(LOGGED_OUT)
+        await self.close(code=close_codes.SIGNED_OUT)
+
+    async def session_check(self, event: dict) -> None:
+        """A logout, password change or deactivation of this user, somewhere: is this socket's session
+        still good?"""
+        session = self.scope.get("session")
+        if event.get("ended_session") and session and session.session_key == event["ended_session"]:
+            await self._close_logged_out()
+        elif not await database_sync_to_async(self._session_is_valid)():
+            await self._close_logged_out()
+
+    async def socket_evicted(self, event: dict) -> None:
+        await self.send_error(TOO_MANY_SOCKETS.format(limit=settings.BOWOUT_OPEN_SOCKETS))
+        await self.close(code=close_codes.FORBIDDEN)
 
     async def send_message(self, data: dict) -> None:
         posted = await database_sync_to_async(flow.post_user_message)(

@@ -12,10 +12,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from chat import claude, welfare
+from chat import claude, quotas, welfare
 from chat.models import (
     Conversation,
     ConversationEvent,
@@ -69,6 +70,27 @@ class ConversationEnded(ChatError):
         )
 
 
+class QuotaExceeded(ChatError):
+    """A per-user limit (chat/quotas.py); the message says when the user can go on."""
+
+    status = 429
+
+
+def _enforce(refusal: quotas.Refusal | None) -> None:
+    if refusal is not None:
+        raise QuotaExceeded(refusal.message)
+
+
+def _enforce_model_call(user) -> None:
+    """Before a write that starts a reply: replies at once, tokens today, then count this call. Inside
+    the write transaction; the user's row is taken first, so two sends in two chats at once are counted
+    one after the other (PostgreSQL; SQLite's IMMEDIATE transactions already run one at a time)."""
+    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+    _enforce(quotas.concurrent_replies(user))
+    _enforce(quotas.tokens_left(user))
+    _enforce(quotas.spend_model_call(user))
+
+
 def welfare_policy() -> welfare.Policy:
     return welfare.Policy(
         model_can_end=settings.BOWOUT_MODEL_CAN_END,
@@ -106,9 +128,28 @@ def _lock_open_conversation(user, conversation_id: Any) -> Conversation:
     return conversation
 
 
+def check_storable(text: str, what: str) -> str:
+    """Text the database can keep: PostgreSQL refuses NUL in text, and no database can encode a lone
+    surrogate (a JSON frame can carry one). Both are refused with a reason instead of a server error."""
+    if "\x00" in text:
+        logger.warning("Refused %s with a NUL character", what)
+        raise InvalidMessage(
+            f"The {what} contains a NUL character (\\0), which cannot be saved. Remove it and try again."
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        logger.warning("Refused %s with a lone surrogate", what)
+        raise InvalidMessage(
+            f"The {what} contains an invalid character (a lone UTF-16 surrogate), which cannot be saved."
+        ) from None
+    return text
+
+
 def clean_text(text: Any) -> str:
     if not isinstance(text, str):
         raise InvalidMessage("A message must be text.")
+    check_storable(text, "message")
     text = text.strip()
     if not text:
         raise InvalidMessage("Type a message before sending.")
@@ -172,6 +213,7 @@ def _post_in_open_conversation(
                 return already
             if conversation.messages.filter(status=Message.Status.STREAMING).exists():
                 raise ReplyInProgress()
+            _enforce_model_call(user)
             user_message = Message.objects.create(
                 conversation=conversation, role=Message.Role.USER, content=text, client_id=client_uuid
             )
@@ -212,6 +254,7 @@ def retry_reply(user, conversation_id: Any, message_id: Any) -> Message:
             if conversation.messages.filter(status=Message.Status.STREAMING).exists():
                 raise ReplyInProgress()
             raise InvalidMessage("Only the last reply can be retried, and only if it failed or broke off.")
+        _enforce_model_call(user)
         return _create_reply(conversation)
 
 
@@ -252,7 +295,7 @@ def _stop_streaming_reply(conversation: Conversation) -> Message | None:
 def end_by_user(user, conversation_id: Any, note: Any = "") -> tuple[Conversation, Message | None]:
     """The End chat button: end the conversation, stop a reply in progress (its text kept), and record
     the request. Returns the conversation and the reply that was stopped, if any."""
-    note = note.strip()[:2000] if isinstance(note, str) else ""
+    note = check_storable(note.strip()[:2000], "note") if isinstance(note, str) else ""
     with transaction.atomic():
         conversation = _lock_open_conversation(user, conversation_id)
         stopped = _stop_streaming_reply(conversation)
@@ -322,6 +365,8 @@ def branch_from_message(user, conversation_id: Any, message_id: Any, text: Any) 
     except (Message.DoesNotExist, ValueError, TypeError):
         raise InvalidMessage("That message cannot be edited.") from None
     with transaction.atomic():
+        _enforce(quotas.spend_new_chat(user))
+        _enforce_model_call(user)
         branch = Conversation.objects.create(
             user=user,
             parent=original,
@@ -376,27 +421,35 @@ def give_end_feedback(
     conversation = get_conversation(user, conversation_id)
     if not conversation.is_ended:
         raise InvalidMessage("Feedback on an end can only be given once a conversation has ended.")
-    text = text.strip()[:5000] if isinstance(text, str) else ""
+    text = check_storable(text.strip()[:5000], "feedback") if isinstance(text, str) else ""
     if not appeal and not mistaken and not text:
         raise InvalidMessage("Tick the box or write a few words before sending feedback.")
-    return UserRequest.objects.create(
-        conversation=conversation,
-        user=user,
-        kind=UserRequest.Kind.APPEAL if appeal else UserRequest.Kind.END_FEEDBACK,
-        text=text,
-        end_was_mistake=mistaken,
-    )
+    kind = UserRequest.Kind.APPEAL if appeal else UserRequest.Kind.END_FEEDBACK
+    with transaction.atomic():
+        # One open request of each kind per conversation: sending again updates it, so staff see one
+        # request with the latest words instead of a pile of repeats.
+        Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
+        request, _ = UserRequest.objects.update_or_create(
+            conversation=conversation,
+            user=user,
+            kind=kind,
+            status=UserRequest.Status.OPEN,
+            defaults={"text": text, "end_was_mistake": mistaken, "created_at": timezone.now()},
+        )
+    return request
 
 
 def rename_conversation(user, conversation_id: Any, title: Any) -> Conversation:
     if not isinstance(title, str) or not title.strip():
         raise InvalidMessage("A title cannot be empty.")
-    title = " ".join(title.split())
+    title = check_storable(" ".join(title.split()), "title")
     if len(title) > Conversation.TITLE_MAX_LENGTH:
         raise InvalidMessage(f"A title can be at most {Conversation.TITLE_MAX_LENGTH} characters.")
-    conversation = get_conversation(user, conversation_id)
+    with transaction.atomic():
+        # An ended chat keeps the title staff audited it under, like every other write it refuses.
+        conversation = _lock_open_conversation(user, conversation_id)
+        Conversation.objects.filter(pk=conversation.pk).update(title=title)
     conversation.title = title
-    conversation.save(update_fields=["title"])
     return conversation
 
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from chat import close_codes, flow, fragments, generation
+from chat import close_codes, flow, fragments, generation, quotas
 from chat.models import Conversation
 
 TEMPLATE = "chat/conversation.html"
@@ -52,6 +52,9 @@ def new_conversation(request: HtmxHttpRequest) -> HttpResponse:
     latest = Conversation.objects.for_user(request.user).recent_first().first()
     if latest is not None and not latest.messages.exists() and not latest.is_ended:
         return _go(request, reverse("chat:conversation", args=[latest.pk]))
+    if (refusal := quotas.spend_new_chat(request.user)) is not None:
+        flash.error(request, refusal.message)
+        return _go(request, reverse("chat:home"))
     conversation = Conversation.objects.create(user=request.user)  # type: ignore[misc]  # login_required
     return _go(request, reverse("chat:conversation", args=[conversation.pk]))
 

@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -18,8 +19,15 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 
-# Never "*": Channels' AllowedHostsOriginValidator accepts every origin when it is.
+# Never "*" in production: any Host header would pass, and with it any page's origin on the socket.
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+if "*" in ALLOWED_HOSTS and not DEBUG:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "DJANGO_ALLOWED_HOSTS must name the site's hosts when DJANGO_DEBUG is off, not '*'"
+    )
+# Origins besides the site's own that may post forms and open sockets (scheme://host[:port]).
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -115,6 +123,22 @@ else:
     # Channels' in-memory layer, with a fan-out that touches only the group's sockets (chat/layers.py).
     CHANNEL_LAYERS = {"default": {"BACKEND": "chat.layers.FanOutInMemoryChannelLayer"}}
 
+# --- Shared cache (login rate limits, quotas) -----------------------------------------------------
+# Shared by every worker and kept over restarts, so a limit counted on one worker holds on the others:
+# Redis when REDIS_URL is set, otherwise a table in the database (made by `createcachetable`).
+CACHES: dict[str, dict[str, Any]]
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "bowout_cache",  # made by migration chat 0006
+            # The default (300) would cull live counters once a few hundred users are active.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+
 # --- Accounts (django-allauth) ---------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -124,8 +148,24 @@ AUTHENTICATION_BACKENDS = [
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
-ACCOUNT_EMAIL_VERIFICATION = env_str("BOWOUT_EMAIL_VERIFICATION", "optional")
+# Mandatory outside debug: only then can signup avoid saying that an email is already registered
+# (allauth's enumeration prevention answers both cases with "check your email"). Development keeps
+# signing up in one step.
+ACCOUNT_EMAIL_VERIFICATION = env_str("BOWOUT_EMAIL_VERIFICATION", "optional" if DEBUG else "mandatory")
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+# allauth's limits, counted in the shared cache; the admin logs in through the same form (config/urls.py).
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/300s/key",  # 5 wrong passwords for one email lock it for 5 minutes
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+}
+ACCOUNT_PREVENT_ENUMERATION = True
+# Behind N reverse proxies, the client's IP (for the per-IP limits) is the Nth address from the right of
+# X-Forwarded-For; 0 uses the connection's address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("BOWOUT_TRUSTED_PROXY_COUNT", 0)
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "chat:home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
@@ -195,6 +235,18 @@ BOWOUT_MAX_MESSAGE_CHARS = env_int("BOWOUT_MAX_MESSAGE_CHARS", 20_000, minimum=1
 BOWOUT_STREAM_FLUSH_SECONDS = env_float("BOWOUT_STREAM_FLUSH_SECONDS", 0.05)
 # How often a streaming reply's text is saved (and at its end): what a crashed worker may lose.
 BOWOUT_CHECKPOINT_SECONDS = env_float("BOWOUT_CHECKPOINT_SECONDS", 1.0)
+
+# --- Quotas per user (chat/quotas.py), counted in the shared cache ----------------------------------
+# Messages sent, retried or edited (each is a model call) per minute.
+BOWOUT_MESSAGES_PER_MINUTE = env_int("BOWOUT_MESSAGES_PER_MINUTE", 10, minimum=1)
+# Replies being written at once across all of a user's chats.
+BOWOUT_CONCURRENT_REPLIES = env_int("BOWOUT_CONCURRENT_REPLIES", 3, minimum=1)
+# New chats and branches (Edit) per hour.
+BOWOUT_NEW_CHATS_PER_HOUR = env_int("BOWOUT_NEW_CHATS_PER_HOUR", 30, minimum=1)
+# Model tokens (input + output of saved replies) per UTC day.
+BOWOUT_TOKENS_PER_DAY = env_int("BOWOUT_TOKENS_PER_DAY", 1_000_000, minimum=1)
+# Open sockets (tabs) per user; opening one more closes the oldest.
+BOWOUT_OPEN_SOCKETS = env_int("BOWOUT_OPEN_SOCKETS", 10, minimum=1)
 
 # --- Ending conversations (the welfare policy) -----------------------------------------------------
 from chat.welfare import DEFAULT_CRISIS_TERMS  # noqa: E402  (a pure module: no Django imports)

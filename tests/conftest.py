@@ -45,6 +45,24 @@ def close_persistent_connections(django_db_setup, django_db_blocker):
         closer.join(timeout=10)
 
 
+@pytest.fixture(autouse=True)
+def empty_cache(request):
+    """Quota counters and login limits live in the shared cache, which outlives a test's database (and,
+    on Redis, a whole run): every test starts and ends with it empty."""
+    from django.core.cache import caches
+    from django.core.cache.backends.db import DatabaseCache
+
+    cache = caches["default"]
+    if not isinstance(cache, DatabaseCache):
+        cache.clear()  # Redis or memory: no database needed
+    yield
+    if not isinstance(cache, DatabaseCache):
+        cache.clear()
+    elif "django_db_setup" in request.fixturenames:
+        with request.getfixturevalue("django_db_blocker").unblock():
+            cache.clear()
+
+
 @pytest.fixture
 def make_user(django_user_model):
     def make(email: str, **extra):

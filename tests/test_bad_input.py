@@ -6,6 +6,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.urls import reverse
 
+from chat import flow
+from chat.models import Conversation, Message, UserRequest
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -74,3 +77,84 @@ def test_htmx_requests_get_a_fragment(alice_client, conversation):
     assert response.status_code == 400
     html = response.content.decode()
     assert html.strip().startswith('<div id="composer-error"') and "<html" not in html
+
+
+# --- Frames and posts that used to crash ----------------------------------------------------------
+
+DEEP_ARRAY = "[" * 100_000
+DEEP_OBJECT = '{"a":' * 50_000
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        ('{"action": ["send"], "text": "Hello"}', "Unknown action."),
+        ('{"action": {"send": true}, "text": "Hello"}', "Unknown action."),
+        (DEEP_ARRAY, "That message could not be read."),
+        (DEEP_OBJECT, "That message could not be read."),
+        ('{"action": "send", "text": "Hi \\ud800 there"}', "a lone UTF-16 surrogate"),
+        ('{"action": "send", "text": "Hi \\u0000 there"}', "contains a NUL character"),
+    ],
+    ids=["action-list", "action-object", "deep-array", "deep-object", "lone-surrogate", "nul"],
+)
+async def test_the_socket_answers_frames_that_used_to_crash_it(
+    alice, conversation, open_socket, raw, error, caplog
+):
+    _, tab = await open_socket(alice, conversation.pk)
+    await tab.send_raw(raw)
+    frame = await tab.receive()
+    assert 'id="composer-error"' in frame and error in frame
+    assert any(r.levelname == "WARNING" and r.name.startswith("bowout") for r in caplog.records)
+    assert await sync_to_async(count)(conversation) == 0
+    # The socket still works afterwards.
+    await tab.send(text="Hello", client_id=str(uuid.uuid4()))
+    assert 'data-role="user"' in await tab.receive()
+
+
+NUL_TEXT = "before\x00after"
+
+
+def test_http_send_with_a_nul_is_refused(alice_client, conversation):
+    response = alice_client.post(reverse("chat:post_message", args=[conversation.pk]), {"text": NUL_TEXT})
+    assert response.status_code == 400
+    assert "contains a NUL character" in response.content.decode()
+    assert count(conversation) == 0
+
+
+def test_rename_with_a_nul_is_refused(alice_client, conversation):
+    response = alice_client.post(reverse("chat:rename", args=[conversation.pk]), {"title": NUL_TEXT})
+    assert response.status_code == 400 and "The title contains a NUL character" in response.content.decode()
+    conversation.refresh_from_db()
+    assert conversation.title == ""
+
+
+def test_edit_with_a_nul_is_refused(alice_client, alice, conversation):
+    first = Message.objects.create(conversation=conversation, role="user", content="Hello")
+    response = alice_client.post(reverse("chat:edit", args=[conversation.pk, first.pk]), {"text": NUL_TEXT})
+    assert response.status_code == 400 and "contains a NUL character" in response.content.decode()
+    assert Conversation.objects.filter(user=alice).count() == 1
+
+
+def test_feedback_with_a_nul_is_refused(alice_client, alice, conversation):
+    flow.end_by_user(alice, conversation.pk, "")
+    for name in ("chat:feedback", "chat:appeal"):
+        response = alice_client.post(
+            reverse(name, args=[conversation.pk]), {"text": NUL_TEXT, "mistaken": "1"}
+        )
+        assert (
+            response.status_code == 400
+            and "The feedback contains a NUL character" in response.content.decode()
+        )
+    assert not UserRequest.objects.filter(conversation=conversation).exclude(kind="end_request").exists()
+
+
+def test_end_chat_with_a_nul_in_the_note_is_refused_and_leaves_the_chat_open(alice_client, conversation):
+    response = alice_client.post(reverse("chat:end", args=[conversation.pk]), {"note": NUL_TEXT})
+    assert response.status_code == 400 and "The note contains a NUL character" in response.content.decode()
+    conversation.refresh_from_db()
+    assert not conversation.is_ended
+    assert not conversation.events.exists() and not conversation.requests.exists()
+    # Without the NUL the same End goes through.
+    assert alice_client.post(reverse("chat:end", args=[conversation.pk]), {"note": "bye"}).status_code == 302
+    conversation.refresh_from_db()
+    assert conversation.is_ended and conversation.end_summary == "bye"

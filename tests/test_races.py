@@ -18,6 +18,13 @@ MAX_SENDS_EACH = 2000
 ACCEPTED_BEFORE_END = 3
 
 
+@pytest.fixture(autouse=True)
+def roomy_quotas(settings):
+    """The senders here race the end, not the per-user quotas (tests/test_quotas.py)."""
+    settings.BOWOUT_MESSAGES_PER_MINUTE = 1_000_000
+    settings.BOWOUT_CONCURRENT_REPLIES = 1_000_000
+
+
 def test_no_send_is_accepted_after_an_end(alice, conversation):
     start = threading.Barrier(SENDERS + 1)
     enough_accepted = threading.Event()

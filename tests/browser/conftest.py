@@ -88,6 +88,8 @@ def _server_env(db_path: Path) -> dict[str, str]:
         DJANGO_SECRET_KEY="browser-tests",
         DJANGO_SECURE_COOKIES="0",
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        # Production mode makes email verification mandatory; these tests sign up in one step.
+        BOWOUT_EMAIL_VERIFICATION="optional",
         # Slow enough that a reply visibly streams word by word, fast enough to keep the suite short.
         BOWOUT_SIMULATOR_DELAY="0.02",
         ANTHROPIC_API_KEY="",

@@ -2,6 +2,8 @@
 message list scrolls with its newest message or the end banner in view, long words wrap, and on a 390 px
 phone the chat list folds into a menu, the composer stays on screen and nothing overflows sideways."""
 
+import re
+
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
@@ -127,10 +129,11 @@ def test_very_long_words_wrap_in_the_chat_and_in_the_audit(new_context, app_serv
 
     staff = new_context(viewport=DESKTOP).new_page()
     email = make_superuser(app_server)
-    staff.goto(app_server.url + "/admin/login/")
+    staff.goto(app_server.url + "/admin/login/")  # sends staff to the one login form, allauth's
     staff.get_by_label("Email").fill(email)
     staff.get_by_label("Password").fill(PASSWORD)
-    staff.get_by_role("button", name="Log in").click()
+    staff.get_by_role("button", name="Sign In").click()
+    staff.wait_for_url(re.compile(r"/admin/$"))
     staff.goto(app_server.url + "/admin/welfare_admin/endedconversation/")
     expect(staff.get_by_role("link", name=LONG_WORD[:20])).to_be_visible()
     assert window_overflow(staff)["x"] == 0
