@@ -5,7 +5,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from chat import flow, fragments, generation
+from chat import flow, fragments, generation, liveness
 
 logger = logging.getLogger("bowout.chat")
 
@@ -43,7 +43,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     def _snapshot(self, shown: str = "") -> str:
         """The conversation as saved, or "" when the tab already shows exactly that."""
         conversation = flow.get_conversation(self.user, self.conversation_id)
-        flow.mark_stale_replies_interrupted(conversation)
+        liveness.interrupt_orphaned_replies(conversation)
         if shown and shown == fragments.state_token(conversation):
             return ""
         return fragments.render_snapshot(conversation)

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chat import claude, flow, fragments, history, turns, welfare
+from chat import claude, flow, fragments, history, liveness, turns, welfare
 from chat.markdown import render_markdown
 from chat.models import ConversationEvent, Message
 from chat.turns import TurnProgress
@@ -35,6 +35,7 @@ def start_generation(reply: Message) -> asyncio.Task:
     )
     _running[reply.pk] = task
     task.add_done_callback(lambda _: _running.pop(reply.pk, None))
+    liveness.track(reply.pk, task)  # stamps the reply with this worker and heartbeats it
     return task
 
 
@@ -154,7 +155,7 @@ async def generate_reply(reply_id: int) -> Message:
         # Stop in this process (the row already says stopped) or the server shutting down (interrupted).
         progress.keep_partial_round()
         await asyncio.shield(
-            _finish_and_publish(reply_id, progress, Message.Status.INTERRUPTED, Message.INTERRUPTED_ERROR)
+            _finish_and_publish(reply_id, progress, Message.Status.INTERRUPTED, liveness.interruption_error())
         )
         raise
     except (anthropic.APIError, httpx2.HTTPError) as exc:

@@ -102,6 +102,8 @@ class Message(models.Model):
         FAILED = "failed", "Failed"
 
     INTERRUPTED_ERROR = "This reply was interrupted. You can retry it."
+    # A reply whose worker stopped (crash, kill, restart) while writing it; see chat/liveness.py.
+    WRITER_GONE_ERROR = "Bowout restarted while Claude was writing — Retry"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=16, choices=Role.choices)
@@ -121,6 +123,9 @@ class Message(models.Model):
     output_tokens = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # While streaming: the worker writing this reply and its latest sign of life (chat/liveness.py).
+    writer = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(default=timezone.now, null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import flow, fragments, generation
+from chat import flow, fragments, generation, liveness
 from chat.models import Conversation
 
 TEMPLATE = "chat/conversation.html"
@@ -52,7 +52,7 @@ def new_conversation(request: HttpRequest) -> HttpResponse:
 def render_conversation(
     request: HttpRequest, conversation: Conversation, *, error: str = "", draft: str = "", status: int = 200
 ) -> HttpResponse:
-    flow.mark_stale_replies_interrupted(conversation)
+    liveness.interrupt_orphaned_replies(conversation)
     messages = fragments.messages_for_display(conversation, request.user)
     context = {
         "conversation": conversation,

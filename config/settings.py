@@ -206,3 +206,12 @@ BOWOUT_SIMULATOR_CRISIS_TRIES_END = env_bool("BOWOUT_SIMULATOR_CRISIS_TRIES_END"
 # Claude's ends (either reason) per 1,000 conversations started in the last 30 days above which the welfare
 # dashboard raises an alert: ends must stay rare. User ends do not count; they are the user's own choice.
 BOWOUT_END_RATE_ALERT_PER_1000 = env_float("BOWOUT_END_RATE_ALERT_PER_1000", 5.0)
+
+# --- Operations: restarts and retention ------------------------------------------------------------
+# A worker streaming replies stamps them this often; three missed beats mean its replies are orphaned.
+BOWOUT_HEARTBEAT_SECONDS = env_float("BOWOUT_HEARTBEAT_SECONDS", 5.0, minimum=0.1)
+# On SIGTERM a worker lets its replies finish for this long, then interrupts the rest (offering Retry).
+BOWOUT_DRAIN_SECONDS = env_float("BOWOUT_DRAIN_SECONDS", 20.0)
+# After an account is deleted, what staff need to audit its ends is kept this long without name or email,
+# then `manage.py purge_expired_audit` removes it.
+BOWOUT_AUDIT_RETENTION_DAYS = env_int("BOWOUT_AUDIT_RETENTION_DAYS", 365, minimum=1)
