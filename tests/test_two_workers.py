@@ -24,7 +24,9 @@ def deployment(tmp_path_factory):
     name = f"bowout_two_workers_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    env = server_env(DATABASE_URL=settings.DATABASE_URL.rsplit("/", 1)[0] + "/" + name, REDIS_URL=settings.REDIS_URL)
+    env = server_env(
+        DATABASE_URL=settings.DATABASE_URL.rsplit("/", 1)[0] + "/" + name, REDIS_URL=settings.REDIS_URL
+    )
     workdir = tmp_path_factory.mktemp("two-workers")
     servers = [Server(env, workdir / "a.log"), Server(env, workdir / "b.log")]
     try:
