@@ -93,15 +93,51 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class ThinkingDelta:
+    """Thinking text, returned only when `display` asks for it. Between tool calls, the current models put
+    the words they write inside thinking blocks, so the turn decides whether the user sees these."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Finished:
     message: ApiMessage
 
 
+def request_options() -> dict[str, Any]:
+    """What every request carries besides the conversation: thinking, effort and prompt caching as set.
+    No sampling parameters and no forced tool choice: the current models refuse them."""
+    options: dict[str, Any] = {}
+    thinking = settings.BOWOUT_THINKING
+    if thinking == "adaptive":
+        options["thinking"] = {"type": "adaptive", "display": settings.BOWOUT_THINKING_DISPLAY}
+    elif thinking == "enabled":
+        options["thinking"] = {
+            "type": "enabled",
+            "budget_tokens": settings.BOWOUT_THINKING_BUDGET,
+            "display": settings.BOWOUT_THINKING_DISPLAY,
+        }
+    elif thinking == "between_tools":
+        options["thinking"] = {"type": "between_tools"}
+    # "off": no thinking parameter at all, for servers that know none (the model's own default applies).
+    if settings.BOWOUT_EFFORT:
+        options["output_config"] = {"effort": settings.BOWOUT_EFFORT}
+    if settings.BOWOUT_PROMPT_CACHE:
+        # Top-level cache_control marks the last cacheable block, so each turn reads the history so far
+        # from the cache and writes only what is new.
+        options["cache_control"] = {"type": "ephemeral"}
+    return options
+
+
 async def stream_reply(
     messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None
-) -> AsyncIterator[TextDelta | Finished]:
-    """Stream one model turn: text deltas as they arrive, then the final message (content, stop reason, usage)."""
-    options: dict[str, Any] = {}
+) -> AsyncIterator[TextDelta | ThinkingDelta | Finished]:
+    """Stream one model round: text (and visible thinking) as it arrives, then the final message.
+
+    The final message's `stop_reason` is None when the server ended the stream without saying why (Ollama
+    does this when generation fails): the caller must treat that as a cut-off, not a finished reply."""
+    options = request_options()
     if tools:
         options["tools"] = tools
     async with get_client().messages.stream(
@@ -114,35 +150,112 @@ async def stream_reply(
         async for event in stream:
             if event.type == "text" and event.text:
                 yield TextDelta(event.text)
+            elif event.type == "thinking" and event.thinking:
+                yield ThinkingDelta(event.thinking)
         final = await stream.get_final_message()
     yield Finished(final)
 
 
-_ERROR_WORDS = {
-    "overloaded_error": "Claude is overloaded right now. Please try again in a moment.",
-    "rate_limit_error": "Too many requests are reaching Claude right now. Please try again in a moment.",
-    "api_error": "Claude's service had an internal error. Please try again.",
-    "authentication_error": "Bowout could not sign in to the model service. An operator needs to check the API key.",
-    "permission_error": "The configured API key may not use this model. An operator needs to check the settings.",
-    "not_found_error": "The configured model was not found. An operator needs to check BOWOUT_MODEL.",
-    "invalid_request_error": "The model service rejected the request. Please try again or start a new chat.",
-    "request_too_large": "This conversation is too long for the model. Please start a new chat.",
+# --- Errors in words a user reads -------------------------------------------------------------------------
+
+RETRY = "Please try again."
+OPERATOR = "An operator needs to"
+
+ERR_OVERLOADED = "Claude is overloaded right now. Please try again in a moment."
+ERR_RATE_LIMITED = "Too many requests are reaching Claude right now. Please try again in a moment."
+ERR_SERVER = "The model service had an internal error. Please try again."
+ERR_TIMEOUT = "Claude took too long to answer. Please try again."
+ERR_CONNECTION = "The connection to Claude was lost. Please try again."
+ERR_CUT_OFF = "The model server ended the reply before it was finished. Please try again."
+ERR_PAUSED = "Claude paused this reply before finishing it. Retry to get a whole reply."
+ERR_AUTH = "Bowout could not sign in to the model service. An operator needs to check the API key; retrying will not help."
+ERR_PERMISSION = "The configured API key may not use this model. An operator needs to check the settings; retrying will not help."
+ERR_NOT_FOUND = (
+    "The configured model was not found. An operator needs to check BOWOUT_MODEL; retrying will not help."
+)
+ERR_BILLING = "The model service refused the request for billing reasons. An operator needs to check the account; retrying will not help."
+ERR_SPEND_LIMIT = "The model service's spend limit has been reached. An operator needs to raise it; retrying will not help until then."
+ERR_TOO_LONG = "This conversation is too long for the model. Start a new chat, or edit an earlier message to branch from it; retrying will not help."
+ERR_INVALID = "The model service rejected the request. An operator may need to check the model settings; retrying is unlikely to help."
+ERR_UNREADABLE = "The model server sent a reply Bowout could not read. An operator needs to check ANTHROPIC_BASE_URL and the model server; retrying is unlikely to help."
+ERR_UNKNOWN = "Something went wrong while Claude was answering. Please try again."
+
+_BY_TYPE = {
+    "overloaded_error": ERR_OVERLOADED,
+    "rate_limit_error": ERR_RATE_LIMITED,
+    "api_error": ERR_SERVER,
+    "server_error": ERR_SERVER,  # llama.cpp's flat error shape
+    "timeout_error": ERR_TIMEOUT,
+    "authentication_error": ERR_AUTH,
+    "permission_error": ERR_PERMISSION,
+    "not_found_error": ERR_NOT_FOUND,
+    "billing_error": ERR_BILLING,
+    "request_too_large": ERR_TOO_LONG,
+    "invalid_request_error": ERR_INVALID,
 }
+_BY_STATUS = {
+    400: ERR_INVALID,
+    401: ERR_AUTH,
+    402: ERR_BILLING,
+    403: ERR_PERMISSION,
+    404: ERR_NOT_FOUND,
+    408: ERR_TIMEOUT,
+    413: ERR_TOO_LONG,
+    429: ERR_RATE_LIMITED,
+    529: ERR_OVERLOADED,
+}
+_TOO_LONG_WORDS = (
+    "prompt is too long",
+    "context length",
+    "context window",
+    "too many tokens",
+    "exceeds the context",
+)
+
+
+def _error_fields(error: anthropic.APIStatusError) -> tuple[str, str, str]:
+    """(type, code, message) from the body in either the Anthropic shape `{"error": {...}}` or the flat
+    shape llama.cpp and others send `{"type": ..., "code": ..., "message": ...}`."""
+    body = error.body if isinstance(error.body, dict) else {}
+    inner = body.get("error") if isinstance(body.get("error"), dict) else body
+    kind = error.type or inner.get("type") or ""
+    code = error.error_code or ""
+    if not code and isinstance(inner.get("code"), str):
+        code = inner["code"]
+    message = str(error.api_message or inner.get("message") or "")
+    return str(kind), code, message
 
 
 def describe_error(error: BaseException) -> str:
-    """A sentence for the user. Mid-stream errors arrive as APIStatusError with status 200, so the
-    error type from the body decides, not the HTTP status."""
+    """A sentence for the user that says what happened and whether retrying can help. Mid-stream errors
+    arrive as APIStatusError with status 200, so the body decides before the HTTP status does."""
     if isinstance(error, anthropic.APITimeoutError):
-        return "Claude took too long to answer. Please try again."
+        return ERR_TIMEOUT
     if isinstance(error, anthropic.APIConnectionError):
-        return "The connection to Claude was lost. Please try again."
+        return ERR_CONNECTION
     if isinstance(error, anthropic.APIStatusError):
-        if error.type in _ERROR_WORDS:
-            return _ERROR_WORDS[error.type]
+        kind, code, message = _error_fields(error)
+        if "spend_limit" in code:
+            return ERR_SPEND_LIMIT
+        if any(words in message.lower() for words in _TOO_LONG_WORDS):
+            return ERR_TOO_LONG
+        if kind in _BY_TYPE:
+            return _BY_TYPE[kind]
+        if error.status_code in _BY_STATUS:
+            return _BY_STATUS[error.status_code]
         if error.status_code >= 500:
-            return _ERROR_WORDS["api_error"]
-        return _ERROR_WORDS["invalid_request_error"]
+            return ERR_SERVER
+        body = error.body
+        inner_code = body.get("code") if isinstance(body, dict) else None
+        if isinstance(inner_code, int) and inner_code >= 500:
+            return ERR_SERVER
+        return ERR_INVALID if error.status_code >= 400 else ERR_UNKNOWN
     if isinstance(error, httpx2.TransportError):
-        return "The connection to Claude was lost. Please try again."
-    return "Something went wrong while Claude was answering. Please try again."
+        return ERR_CONNECTION
+    if isinstance(
+        error, anthropic.APIResponseValidationError | AssertionError | ValueError | RuntimeError | TypeError
+    ):
+        # What the SDK raises on a stream it cannot follow: no `event:` lines, JSON where SSE was asked for,
+        # tool input that is not JSON, events out of order.
+        return ERR_UNREADABLE
+    return ERR_UNKNOWN

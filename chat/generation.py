@@ -60,8 +60,18 @@ def _load_for_generation(reply_id: int) -> tuple[Message, list[dict]]:
 
 
 def history_of(messages) -> list[dict]:
+    """What the model is sent of earlier messages. A refused exchange (the user's message and the refused
+    reply) is left out: sent again, it would keep later turns refused."""
+    messages = list(messages)
+    refused_prompts = {
+        previous.pk
+        for previous, message in zip(messages, messages[1:], strict=False)
+        if previous.is_user and message.status == Message.Status.REFUSED
+    }
     raw = []
     for message in messages:
+        if message.pk in refused_prompts or message.status == Message.Status.REFUSED:
+            continue
         if message.is_user:
             raw.append({"role": "user", "content": message.content})
         elif message.turns:
@@ -89,8 +99,11 @@ def _finish(reply_id: int, progress: TurnProgress, status: str, error: str) -> M
             content_html=render_markdown(progress.text),
             turns=progress.turns,
             stop_reason=progress.stop_reason,
+            stop_details=progress.stop_details,
             input_tokens=progress.input_tokens,
             output_tokens=progress.output_tokens,
+            cache_read_tokens=progress.cache_read_tokens,
+            cache_creation_tokens=progress.cache_creation_tokens,
             error=error if moved else "",
             updated_at=timezone.now(),
         )
@@ -119,8 +132,27 @@ def _record_decision(
     )
 
 
-async def generate_reply(reply_id: int) -> Message:
+async def generate_reply(reply_id: int) -> Message | None:
     """Stream a reply from the model into the saved message and every open tab."""
+    try:
+        return await _generate(reply_id)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        # A last net under the one above (say, the database failing while the reply is finished): the
+        # reply must not be left "writing", refusing every later message of the chat.
+        logger.exception("Reply %s could not be finished", reply_id)
+        await database_sync_to_async(_mark_failed)(reply_id)
+        return None
+
+
+def _mark_failed(reply_id: int) -> None:
+    Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING).update(
+        status=Message.Status.FAILED, error=claude.ERR_UNKNOWN, updated_at=timezone.now()
+    )
+
+
+async def _generate(reply_id: int) -> Message:
     reply, messages = await database_sync_to_async(_load_for_generation)(reply_id)
     if reply.status != Message.Status.STREAMING:
         return reply  # stopped, or the conversation ended, before it began
@@ -151,6 +183,8 @@ async def generate_reply(reply_id: int) -> Message:
         if not finished:
             status = Message.Status.STOPPED
             progress.keep_partial_round()
+        else:
+            status, error = outcome_of(progress)
     except asyncio.CancelledError:
         # Stop in this process (the row already says stopped) or the server shutting down (interrupted).
         progress.keep_partial_round()
@@ -158,12 +192,29 @@ async def generate_reply(reply_id: int) -> Message:
             _finish_and_publish(reply_id, progress, Message.Status.INTERRUPTED, liveness.interruption_error())
         )
         raise
-    except (anthropic.APIError, httpx2.HTTPError) as exc:
-        logger.warning("Reply %s failed: %r", reply_id, exc)
+    except Exception as exc:
+        # Whatever breaks a stream — an API error, a dropped connection, a server the SDK cannot follow
+        # (it raises ValueError or AssertionError) — the reply ends failed or interrupted, never streaming.
+        if isinstance(exc, anthropic.APIError | httpx2.HTTPError):
+            logger.warning("Reply %s failed: %r", reply_id, exc)
+        else:
+            logger.exception("Reply %s failed on an unexpected error", reply_id)
         progress.keep_partial_round()
         status = Message.Status.INTERRUPTED if progress.text else Message.Status.FAILED
         error = claude.describe_error(exc)
     return await _finish_and_publish(reply_id, progress, status, error)
+
+
+def outcome_of(progress: TurnProgress) -> tuple[str, str]:
+    """The status and error of a turn the model finished, by how it stopped."""
+    if progress.stop_reason == "refusal":
+        return Message.Status.REFUSED, ""
+    if progress.stop_reason == turns.CUT_OFF:
+        # Ollama ends a failed generation with a clean end of stream: the text is not a whole reply.
+        return Message.Status.INTERRUPTED, claude.ERR_CUT_OFF
+    if progress.stop_reason == "pause_turn":
+        return Message.Status.INTERRUPTED, claude.ERR_PAUSED
+    return Message.Status.COMPLETE, ""
 
 
 async def _finish_and_publish(reply_id: int, progress: TurnProgress, status: str, error: str) -> Message:

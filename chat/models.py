@@ -100,6 +100,8 @@ class Message(models.Model):
         STOPPED = "stopped", "Stopped"
         INTERRUPTED = "interrupted", "Interrupted"
         FAILED = "failed", "Failed"
+        # Stopped by Claude's safety systems (stop_reason "refusal"): never sent to the model again.
+        REFUSED = "refused", "Refused"
 
     INTERRUPTED_ERROR = "This reply was interrupted. You can retry it."
     # A reply whose worker stopped (crash, kill, restart) while writing it; see chat/liveness.py.
@@ -121,6 +123,11 @@ class Message(models.Model):
     model_name = models.CharField(max_length=100, blank=True)
     input_tokens = models.PositiveIntegerField(null=True, blank=True)
     output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # Prompt caching: input tokens read from the cache and written to it (both also bill differently).
+    cache_read_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cache_creation_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # The API's stop_details, e.g. a refusal's category and explanation.
+    stop_details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     # While streaming: the worker writing this reply and its latest sign of life (chat/liveness.py).
@@ -154,6 +161,11 @@ class Message(models.Model):
     @property
     def is_streaming(self) -> bool:
         return self.status == self.Status.STREAMING
+
+    @property
+    def refusal_explanation(self) -> str:
+        details = self.stop_details if isinstance(self.stop_details, dict) else {}
+        return str(details.get("explanation") or "")
 
     @property
     def can_retry(self) -> bool:

@@ -1,5 +1,9 @@
 """One assistant turn against the model, end-tool round trips included. No database, no sockets:
-the caller saves and publishes through the callbacks, so the web flow and `welfare_eval` share it."""
+the caller saves and publishes through the callbacks, so the web flow and `welfare_eval` share it.
+
+What the model sends back is kept verbatim (thinking blocks with their signatures included): in a tool
+round trip the API refuses an assistant turn whose thinking was dropped or changed.
+"""
 
 import contextlib
 from collections.abc import Awaitable, Callable
@@ -12,6 +16,9 @@ from chat import claude, history, welfare
 # model that keeps calling tools from looping forever.
 MAX_TOOL_ROUNDS = 4
 
+# How a turn ended, beyond the API's own stop reasons.
+CUT_OFF = "cut_off"  # the server ended the stream without a stop reason
+
 
 @dataclass
 class TurnProgress:
@@ -19,29 +26,69 @@ class TurnProgress:
     turns: list[dict[str, Any]] = field(default_factory=list)
     round_text: str = ""  # text of the model round in progress, not yet in `turns`
     stop_reason: str = ""
+    stop_details: dict[str, Any] = field(default_factory=dict)
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
     end: welfare.Decision | None = None
 
     def keep_partial_round(self) -> None:
-        """After a stop or an error mid-round: keep what was written as an assistant turn."""
+        """After a stop or an error mid-round: keep what was written as an assistant turn. Without its
+        thinking block it must never be the final assistant turn of a tool round trip; it never is,
+        because a broken round has no tool call to answer."""
         if self.round_text.strip():
             self.turns.append({"role": "assistant", "content": [history.text_block(self.round_text)]})
         self.round_text = ""
+
+    def add_usage(self, usage: Any) -> None:
+        self.input_tokens += usage.input_tokens or 0
+        self.output_tokens += usage.output_tokens or 0
+        self.cache_read_tokens += getattr(usage, "cache_read_input_tokens", None) or 0
+        self.cache_creation_tokens += getattr(usage, "cache_creation_input_tokens", None) or 0
 
 
 OnText = Callable[[str], Awaitable[bool]]
 OnDecision = Callable[[welfare.Decision, dict[str, Any]], Awaitable[None]]
 
 
-def _assistant_turn(content: list[Any]) -> dict[str, Any]:
-    blocks = []
-    for block in content:
-        if block.type == "text" and block.text:
-            blocks.append(history.text_block(block.text))
-        elif block.type == "tool_use":
-            blocks.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.input})
+def block_param(block: Any) -> dict[str, Any] | None:
+    """A response content block as it must go back to the API: thinking and redacted thinking unchanged,
+    a tool call's input always an object (llama.cpp may send none), empty text dropped."""
+    kind = getattr(block, "type", None)
+    if kind == "text":
+        return history.text_block(block.text) if block.text else None
+    if kind == "thinking":
+        param = {"type": "thinking", "thinking": block.thinking}
+        signature = getattr(block, "signature", None)
+        if signature is not None:  # Ollama's thinking has none; Anthropic's always does
+            param["signature"] = signature
+        return param
+    if kind == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": block.data}
+    if kind == "tool_use":
+        tool_input = block.input if isinstance(getattr(block, "input", None), dict) else {}
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": tool_input}
+    if hasattr(block, "model_dump"):
+        return block.model_dump(mode="json", exclude_none=True)
+    return None
+
+
+def assistant_turn(content: list[Any], *, keep_tool_calls: bool) -> dict[str, Any]:
+    blocks = [param for block in content if (param := block_param(block)) is not None]
+    if not keep_tool_calls:
+        # A tool call cut off by max_tokens (or any non-tool stop) is never answered; the API would refuse it.
+        blocks = [b for b in blocks if b["type"] != "tool_use"]
     return {"role": "assistant", "content": blocks}
+
+
+def _stop_details(final: Any) -> dict[str, Any]:
+    details = getattr(final, "stop_details", None)
+    if details is None:
+        return {}
+    if hasattr(details, "model_dump"):
+        return details.model_dump(mode="json", exclude_none=True)
+    return dict(details) if isinstance(details, dict) else {}
 
 
 async def run_turn(
@@ -53,13 +100,15 @@ async def run_turn(
     on_decision: OnDecision,
 ) -> bool:
     """Run the turn, filling `progress`. `on_text` gets the whole text so far and returns False to stop;
-    returns False when stopped that way, True when the model finished (or the conversation ended)."""
+    returns False when stopped that way, True when the model finished (or the conversation ended).
+
+    The user sees the text blocks of every round and, in rounds after a tool result, the thinking text
+    too: the current models write their words between tool calls inside thinking blocks (returned when
+    thinking `display` is "summarized"). Thinking before the first tool call is reasoning, not shown."""
     confirmation_requested = False
-    for _ in range(MAX_TOOL_ROUNDS + 1):
-        if progress.text and not progress.text.endswith("\n\n"):
-            separator = "\n\n"
-        else:
-            separator = ""
+    previous_round_text = ""
+    for round_number in range(MAX_TOOL_ROUNDS + 1):
+        separator = "\n\n" if progress.text and not progress.text.endswith("\n\n") else ""
         stream = claude.stream_reply(messages + progress.turns, tools=[welfare.END_TOOL])
         final = None
         async with contextlib.aclosing(stream):
@@ -67,22 +116,30 @@ async def run_turn(
                 if isinstance(event, claude.Finished):
                     final = event.message
                     continue
+                if isinstance(event, claude.ThinkingDelta) and round_number == 0:
+                    continue
                 progress.text += separator + event.text
                 progress.round_text += event.text
                 separator = ""
                 if not await on_text(progress.text):
                     return False
-        progress.round_text = ""
-        progress.stop_reason = final.stop_reason or ""
-        progress.input_tokens += final.usage.input_tokens
-        progress.output_tokens += final.usage.output_tokens
-        progress.turns.append(_assistant_turn(final.content))
-        if final.stop_reason != "tool_use":
+        round_text, progress.round_text = progress.round_text, ""
+        if round_number and round_text.strip() and round_text.strip() == previous_round_text.strip():
+            # A model looping on a declined tool call repeats itself; the user reads it once.
+            progress.text = progress.text[: len(progress.text) - len(round_text)].rstrip()
+        previous_round_text = round_text or previous_round_text
+        progress.stop_reason = final.stop_reason or CUT_OFF
+        progress.stop_details = _stop_details(final)
+        progress.add_usage(final.usage)
+        calls_tools = final.stop_reason == "tool_use"
+        progress.turns.append(assistant_turn(final.content, keep_tool_calls=calls_tools))
+        if not calls_tools:
             return True
         results = []
         for block in final.content:
             if block.type != "tool_use":
                 continue
+            tool_input = block.input if isinstance(getattr(block, "input", None), dict) else {}
             if block.name != welfare.END_TOOL_NAME:
                 results.append(
                     {
@@ -94,9 +151,9 @@ async def run_turn(
                 )
                 continue
             decision = welfare.decide(
-                block.input, history=messages, confirmation_requested=confirmation_requested, policy=policy
+                tool_input, history=messages, confirmation_requested=confirmation_requested, policy=policy
             )
-            await on_decision(decision, dict(block.input) if isinstance(block.input, dict) else {})
+            await on_decision(decision, dict(tool_input))
             confirmation_requested = confirmation_requested or decision.outcome == "confirm"
             results.append({"type": "tool_result", "tool_use_id": block.id, **decision.tool_result()})
             if decision.ends:

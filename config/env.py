@@ -55,3 +55,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: set[str]) -> str:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        allowed = ", ".join(sorted(choice or '""' for choice in choices))
+        raise ImproperlyConfigured(f"{name} must be one of {allowed}; got {raw!r}")
+    return value

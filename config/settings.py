@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -206,7 +206,19 @@ LOGGING = {
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY", "")
 ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL", "")
 BOWOUT_MODEL = env_str("BOWOUT_MODEL", "claude-sonnet-5-5")
-BOWOUT_MAX_TOKENS = env_int("BOWOUT_MAX_TOKENS", 2048, minimum=1)
+# Thinking tokens count against max_tokens: leave room for them as well as the visible reply.
+BOWOUT_MAX_TOKENS = env_int("BOWOUT_MAX_TOKENS", 16000, minimum=1)
+# adaptive (the current models' default), enabled (a fixed budget), between_tools (the lowest setting the
+# current models accept) or off (send no thinking parameter: for servers without thinking, e.g. Ollama).
+BOWOUT_THINKING = env_choice("BOWOUT_THINKING", "adaptive", {"adaptive", "enabled", "between_tools", "off"})
+# summarized returns thinking text, and with it the words Claude writes between tool calls (such as its last
+# words before ending a chat); omitted returns only the signature.
+BOWOUT_THINKING_DISPLAY = env_choice("BOWOUT_THINKING_DISPLAY", "summarized", {"summarized", "omitted"})
+BOWOUT_THINKING_BUDGET = env_int("BOWOUT_THINKING_BUDGET", 4096, minimum=1024)
+# Empty: the model's default effort.
+BOWOUT_EFFORT = env_choice("BOWOUT_EFFORT", "", {"", "low", "medium", "high", "xhigh", "max"})
+# Prompt caching: each turn reads the conversation so far from the cache instead of paying for it again.
+BOWOUT_PROMPT_CACHE = env_bool("BOWOUT_PROMPT_CACHE", True)
 BOWOUT_MAX_RETRIES = env_int("BOWOUT_MAX_RETRIES", 2)
 BOWOUT_REQUEST_TIMEOUT = env_float("BOWOUT_REQUEST_TIMEOUT", 120.0, minimum=1.0)
 BOWOUT_SYSTEM_PROMPT_FILE = env_str(

@@ -113,6 +113,10 @@ def _message_item(message: Message) -> Item:
         facts.append(Fact("Status", message.get_status_display()))
     if message.error:
         facts.append(Fact("Error", message.error))
+    if message.refusal_explanation:
+        facts.append(Fact("Refusal", message.refusal_explanation))
+    if message.role == Message.Role.ASSISTANT and message.input_tokens is not None:
+        facts.append(Fact("Tokens", _token_summary(message)))
     return Item(
         "message",
         message.created_at,
@@ -124,6 +128,14 @@ def _message_item(message: Message) -> Item:
         facts=facts,
         anchor=f"message-{message.pk}",
         order=0,
+    )
+
+
+def _token_summary(message: Message) -> str:
+    """A reply's tokens as billed: uncached input, input read from and written to the prompt cache, output."""
+    return (
+        f"{message.input_tokens:,} in + {message.cache_read_tokens or 0:,} cache read"
+        f" + {message.cache_creation_tokens or 0:,} cache write · {message.output_tokens or 0:,} out"
     )
 
 
@@ -207,6 +219,9 @@ def as_json(conversation: Conversation, *, exported_by: str) -> dict[str, Any]:
                 "model": m.model_name,
                 "input_tokens": m.input_tokens,
                 "output_tokens": m.output_tokens,
+                "cache_read_tokens": m.cache_read_tokens,
+                "cache_creation_tokens": m.cache_creation_tokens,
+                "stop_details": m.stop_details,
                 "created_at": m.created_at,
                 # The API blocks of a reply, tool calls included: what Claude actually sent.
                 "turns": m.turns,
