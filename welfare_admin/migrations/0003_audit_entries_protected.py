@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("chat", "0005_reply_writer"),
+        ("chat", "0003_reopened"),
         ("welfare_admin", "0002_welfare_auditors_group"),
     ]
 

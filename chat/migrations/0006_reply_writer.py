@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("chat", "0004_message_role_index"),
+        ("chat", "0005_real_model_replies"),
     ]
 
     operations = [
