@@ -63,7 +63,8 @@ def track(reply_id: int, task: asyncio.Task) -> None:
     global _heartbeat, _wake
     _tracked[reply_id] = task
     task.add_done_callback(lambda _: _untrack(reply_id))
-    if _heartbeat is None or _heartbeat.done():
+    # One heartbeat per event loop; a loop that closed (tests run one per test) leaves a task that never ends.
+    if _heartbeat is None or _heartbeat.done() or _heartbeat.get_loop() is not asyncio.get_running_loop():
         _wake = asyncio.Event()
         _heartbeat = asyncio.create_task(_beat_while_streaming(), name="reply-heartbeat")
     else:

@@ -189,3 +189,33 @@ async def test_a_socket_connect_interrupts_a_reply_of_a_dead_process_on_this_hos
     assert connected
     assert RESTARTED in tab.snapshot
     assert 'data-role="writing"' not in tab.snapshot
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_reply_its_worker_keeps_writing_is_never_taken_for_orphaned(
+    alice, conversation, open_socket, settings
+):
+    import asyncio
+
+    from tests.conftest import reply_finished
+
+    settings.BOWOUT_HEARTBEAT_SECONDS = 0.1  # stale after 0.3 s without a stamp
+    connected, tab = await open_socket(alice, conversation.pk)
+    await tab.send(action="send", text="[fault:slow] a long story please")
+    await tab.receive_until(lambda frame: 'hx-swap-oob="innerHTML"' in frame)
+    await asyncio.sleep(1.0)  # several heartbeats: without them the reply would look orphaned by now
+
+    page = await sync_to_async(_page_of)(alice, conversation.pk)
+    assert WRITING in page and RESTARTED not in page
+    connected, other_tab = await open_socket(alice, conversation.pk)
+    assert RESTARTED not in other_tab.snapshot
+    await tab.send(action="stop")
+    await tab.receive_until(reply_finished)
+
+
+def _page_of(user, conversation_id) -> str:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client.get(f"/c/{conversation_id}/").content.decode()
