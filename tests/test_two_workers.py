@@ -25,7 +25,9 @@ def deployment(tmp_path_factory):
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     env = server_env(
-        DATABASE_URL=settings.DATABASE_URL.rsplit("/", 1)[0] + "/" + name, REDIS_URL=settings.REDIS_URL
+        DATABASE_URL=settings.DATABASE_URL.rsplit("/", 1)[0] + "/" + name,
+        REDIS_URL=settings.REDIS_URL,
+        BOWOUT_DRAIN_SECONDS="0.5",
     )
     workdir = tmp_path_factory.mktemp("two-workers")
     servers = [Server(env, workdir / "a.log"), Server(env, workdir / "b.log")]
@@ -76,3 +78,26 @@ def test_an_end_through_one_worker_closes_the_composer_on_the_other_and_refuses_
     page = visitor.page(b, conversation)
     assert "One more thing" not in page
     assert 'data-role="ended-banner"' in page
+
+
+def test_a_worker_stopped_mid_reply_tells_the_tabs_on_the_other_worker(deployment):
+    a, b = deployment
+    visitor = Visitor(a)
+    conversation = visitor.new_chat(a)
+    tab_on_a = visitor.socket(a, conversation)
+    tab_on_b = visitor.socket(b, conversation)
+    try:
+        tab_on_a.say("[fault:slow] a long story please")
+        tab_on_b.receive_until(streaming_text)
+        a.terminate()
+        interrupted = tab_on_b.receive_until(lambda frame: 'data-status="interrupted"' in frame)
+        assert "Bowout restarted while Claude was writing — Retry" in interrupted
+        # The other worker takes the chat on at once: Retry there streams a new reply.
+        tab_on_b.send(action="retry", message_id=interrupted.split('id="msg-', 1)[1].split('"', 1)[0])
+        tab_on_b.receive_until(streaming_text)
+        tab_on_b.send(action="stop")
+        tab_on_b.receive_until(lambda frame: 'data-status="stopped"' in frame)
+    finally:
+        tab_on_a.close()
+        tab_on_b.close()
+        a.start()  # the deployment as the next test expects it
