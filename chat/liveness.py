@@ -185,4 +185,7 @@ def _publish_interrupted(conversation: Conversation, replies: list[Message]) -> 
 
     html = "".join(fragments.render_message(reply, oob="true") for reply in replies)
     html += fragments.render_controls(conversation, streaming=False)
-    async_to_sync(fragments.publish)(conversation.pk, html)
+    try:
+        async_to_sync(fragments.publish)(conversation.pk, html)
+    except Exception:  # the page being loaded shows the interruption anyway; other tabs catch up on reconnect
+        logger.exception("Could not tell the open tabs of %s that a reply was interrupted", conversation.pk)

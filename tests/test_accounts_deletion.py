@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db.models import ProtectedError
 from django.test import Client
@@ -28,6 +29,14 @@ ALICE = "alice@example.com"
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """allauth counts attempts in the cache, by user id; ids come back after a rollback."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -95,6 +104,17 @@ def test_a_wrong_password_deletes_nothing(alice, history):
     assert User.objects.get(email=ALICE).is_active
     assert Conversation.objects.filter(user__email=ALICE).count() == 3
     assert client.get(reverse("chat:home")).status_code == 200
+
+
+def test_guessing_the_password_on_the_delete_form_is_rate_limited(alice, history):
+    client = logged_in(alice)
+    for _ in range(10):
+        assert client.post(reverse("account_delete"), {"password": "guess"}).status_code == 400
+    response = client.post(reverse("account_delete"), {"password": PASSWORD})
+    assert response.status_code == 429
+    assert "Too many attempts: wait a minute and try again." in response.content.decode()
+    assert User.objects.get(email=ALICE).is_active
+    assert Conversation.objects.filter(user__email=ALICE).count() == 3
 
 
 def test_deleting_with_the_password_removes_the_person_and_keeps_the_audit_detached(alice, history, auditor):
