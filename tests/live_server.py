@@ -42,6 +42,8 @@ def server_env(**overrides: str) -> dict[str, str]:
         DJANGO_SECURE_COOKIES="0",
         DJANGO_HTTPS="0",
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        # Sign-up in one step, without an email to confirm (production's default may require one).
+        BOWOUT_EMAIL_VERIFICATION="optional",
         BOWOUT_SIMULATOR_DELAY="0.02",
         ANTHROPIC_API_KEY="",
         ANTHROPIC_BASE_URL="",
