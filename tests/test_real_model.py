@@ -152,3 +152,49 @@ def test_every_request_carries_thinking_and_prompt_caching(settings):
     settings.BOWOUT_THINKING = "off"
     settings.BOWOUT_PROMPT_CACHE = False
     assert claude.request_options() == {}
+
+
+INSULTS = [
+    "You're stupid.",
+    "Shut up, stupid bot.",
+    "You are worthless, idiot.",
+    "I hate you, piece of junk.",
+]
+
+
+async def test_claude_ends_a_chat_on_the_thinking_model_with_its_thinking_sent_back(
+    alice, conversation, open_socket
+):
+    _, tab = await open_socket(alice, conversation.pk)
+    for text in INSULTS:
+        await say(tab, text)
+    await sync_to_async(conversation.refresh_from_db)()
+    assert conversation.is_ended and conversation.ended_by == "assistant"
+
+    last = (await sync_to_async(replies)(conversation))[-1]
+    assistant_turns = [turn for turn in last.turns if turn["role"] == "assistant"]
+    # Both rounds of the end's confirmation start with the model's thinking, signature and all: the
+    # offline model, like the API, refuses a round trip that lost it.
+    assert len(assistant_turns) == 2
+    for turn in assistant_turns:
+        assert turn["content"][0]["type"] == "thinking"
+        assert turn["content"][0]["signature"]
+
+
+@pytest.mark.parametrize(("display", "shown"), [("summarized", True), ("omitted", False)])
+async def test_words_between_tool_calls_reach_the_user_when_display_returns_them(
+    alice, conversation, open_socket, settings, display, shown
+):
+    """A declined end: Claude's words after the server's answer come back inside a thinking block."""
+    settings.BOWOUT_THINKING_DISPLAY = display
+    settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 10  # the end is declined as too early
+    _, tab = await open_socket(alice, conversation.pk)
+    for text in INSULTS:
+        await say(tab, text)
+    await sync_to_async(conversation.refresh_from_db)()
+    assert not conversation.is_ended
+
+    last = (await sync_to_async(replies)(conversation))[-1]
+    assert last.status == Message.Status.COMPLETE
+    assert ("Let's try to get back on track." in last.content) is shown
+    assert ("Let's try to get back on track." in await sync_to_async(page)(alice, conversation)) is shown

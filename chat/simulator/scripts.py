@@ -1,9 +1,9 @@
 """The offline model's behaviour: deterministic scripts that turn a request into a reply plan.
 
-A script is a small function `(Conversation, ScriptOptions) -> Reply | None`. `plan_reply` asks each script
+A script is a small function `(Dialogue, ScriptOptions) -> Reply | None`. `plan_reply` asks each script
 in `SCRIPTS` in order and the first one that returns a `Reply` wins, so adding a behaviour means writing one
-function and putting it in the tuple at the right place. Scripts never see HTTP or SSE: `app.py` turns a
-`Reply` into the wire format.
+function and putting it in the tuple at the right place. Scripts never see HTTP or SSE: `layout.py` turns
+a `Reply` into the wire format. What the model says lives in `texts.py`; here is only when it says it.
 
 Everything here is pure and deterministic: the same request always gets the same reply. Variety comes from
 a stable hash (sha256, not `hash()`, which is salted per process) of the user's text.
@@ -12,10 +12,51 @@ a stable hash (sha256, not `hash()`, which is salted per process) of the user's 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
+
+from .texts import (
+    ABUSE_GOODBYE,
+    ABUSE_WARNING,
+    ALREADY_ENDED_TEXT,
+    CANNOT_END_TEXT,
+    CODE_ABOUT,
+    CODE_CLOSERS,
+    CODE_REPLY,
+    CODE_SNIPPETS,
+    CONFIRM_END_PROMPT,
+    CONFIRM_END_TEXT,
+    CONTINUED_TEXT,
+    CRISIS_OTHERS_REPLY,
+    CRISIS_SELF_REPLY,
+    DECLINED_ABUSE_END_TEXT,
+    DECLINED_USER_END_TEXT,
+    DEFAULT_REPLIES,
+    FALLBACK_TEXT,
+    GREETING_REPLIES,
+    HARMFUL_BEHAVIOUR,
+    HARMFUL_REDIRECTS,
+    HARMFUL_SUMMARY,
+    INSULTS_BEHAVIOUR,
+    INSULTS_REDIRECTS,
+    INSULTS_SUMMARY,
+    LIST_REPLIES,
+    QUESTION_BODIES,
+    QUESTION_OPENERS,
+    REASONING,
+    REFUSAL_EXPLANATION,
+    REFUSAL_PARTIAL_TEXT,
+    THANKS_REPLIES,
+    TOOL_PREFACE_TEXT,
+    USER_END_GOODBYE,
+    USER_REQUESTED_SUMMARY,
+    WITHOUT_END_TOOL_TEXT,
+    filler_text,
+)
+from .tokens import json_tokens, text_tokens
 
 END_CONVERSATION = "end_conversation"
 
@@ -50,8 +91,15 @@ class Reply:
     fault_after_tokens: int = 20
     # A floor under the app's per-token delay, so a slow reply is slow even in tests that use delay=0.
     min_token_interval: float = 0.0
-    # Caps output below the request's max_tokens, to force stop_reason max_tokens.
+    # Caps the reply's own blocks (thinking not counted) below the request's max_tokens, to force
+    # stop_reason max_tokens.
     token_cap: int | None = None
+    # With stop_reason "refusal": the API's stop_details (type, category, explanation).
+    stop_details: Mapping[str, Any] | None = None
+    # What the model reasons before answering; returned only when the request asks for summarized display.
+    thinking: str | None = None
+    # Send the reasoning as a redacted_thinking block (opaque data) instead of a thinking block.
+    redact_thinking: bool = False
 
     @property
     def natural_stop_reason(self) -> str:
@@ -92,19 +140,26 @@ def system_text(system: Any) -> str:
 
 
 @dataclass(frozen=True)
-class Conversation:
+class Dialogue:
+    """The request's messages as the scripts read them (named apart from Bowout's own Conversation)."""
+
     messages: tuple[Mapping[str, Any], ...]
     system: str = ""
     tool_names: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def from_request(cls, body: Mapping[str, Any]) -> Conversation:
+    def from_request(cls, body: Mapping[str, Any]) -> Dialogue:
         tools = body.get("tools") or []
         names = frozenset(str(t.get("name")) for t in tools if isinstance(t, Mapping))
         return cls(tuple(body.get("messages") or ()), system_text(body.get("system")), names)
 
     def has_tool(self, name: str) -> bool:
         return name in self.tool_names
+
+    @property
+    def continuing(self) -> bool:
+        """The request ends with the model's own paused reply, which it is asked to continue."""
+        return bool(self.messages) and self.messages[-1].get("role") == "assistant"
 
     def user_texts(self) -> list[str]:
         """Texts of user messages that contain any text, oldest first (tool-result-only turns skipped)."""
@@ -246,12 +301,6 @@ STOPWORDS: frozenset[str] = frozenset(
     """.split()
 )
 
-# The fixed sentence the end-request confirmation ends with; its presence in the previous assistant
-# message is how a later "yes" is recognised.
-CONFIRM_END_PROMPT = "Reply yes to end it."
-ABUSE_WARNING_SENTENCE = "If this continues, I may end this conversation."
-ENDING_NOW_SENTENCE = "I'm ending this conversation now."
-
 
 def phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
     alternatives = (r"\s+".join(re.escape(word) for word in phrase.split()) for phrase in phrases)
@@ -282,47 +331,6 @@ def pick(options: Sequence[str], seed: str) -> str:
     return options[stable_index(seed, len(options))]
 
 
-# --- Canned text ----------------------------------------------------------------------------------------
-
-FILLER_SENTENCES: tuple[str, ...] = (
-    "This is a long reply from the offline simulator, written so that there is plenty to stream.",
-    "Each word arrives as its own token, the way a real model's answer trickles in.",
-    "That makes it easy to watch the interface render text as it grows, and to interrupt it halfway.",
-    "Nothing here comes from a real model; the words are fixed so every run looks the same.",
-    "A good chat interface keeps the partial answer when the stream stops early and says what happened.",
-    "It should also let the user stop a reply that is taking too long, without losing the conversation.",
-    "Behind the scenes the server saves the message as it grows, so a closed tab loses nothing.",
-    "When the reply finishes, the text is rendered as Markdown once, rather than on every token.",
-)
-
-
-def filler_text(min_words: int) -> str:
-    sentences: list[str] = []
-    words = 0
-    while words < min_words:
-        sentence = FILLER_SENTENCES[len(sentences) % len(FILLER_SENTENCES)]
-        sentences.append(sentence)
-        words += len(sentence.split())
-    paragraphs = [" ".join(sentences[i : i + 4]) for i in range(0, len(sentences), 4)]
-    return "\n\n".join(paragraphs)
-
-
-CRISIS_SELF_REPLY = (
-    "I'm really sorry you're feeling this way, and I'm glad you told me. You don't have to carry this alone. "
-    "If you might act on these thoughts or you're in danger right now, please contact your local emergency "
-    "services, or reach out to a crisis line: in the US you can call or text 988, and most countries have a "
-    "free, confidential crisis line you can call at any hour. Talking to someone you trust can help too. "
-    "I'm here and I'm happy to keep talking. What has been weighing on you most today?"
-)
-CRISIS_OTHERS_REPLY = (
-    "Thank you for telling me; it sounds like things feel really intense right now. If you think you might "
-    "hurt someone, please put some distance between you and them and contact your local emergency services, "
-    "or call a crisis line, where trained people can help you through this moment without judgement. In the "
-    "US you can call or text 988. I'm still here and glad to keep talking. Can you tell me what's been "
-    "happening that brought you to this point?"
-)
-
-
 @dataclass(frozen=True)
 class AbuseKind:
     """One kind of abuse: how to recognise it, and how the model words its replies about it."""
@@ -334,74 +342,32 @@ class AbuseKind:
 
 
 ABUSE_KINDS: tuple[AbuseKind, ...] = (
-    AbuseKind(
-        pattern=INSULTS,
-        behaviour="sending insults",
-        summary="User kept sending insults after two redirections and an explicit warning.",
-        redirects=(
-            (
-                "I'd rather keep this constructive. If something I said missed the mark, tell me what you "
-                "need and I'll try again. I can help with writing, explaining ideas, code, planning, or just "
-                "talking a problem through.",
-                "That doesn't sound like it's going well, and I'd like to help fix that. Tell me what you're "
-                "trying to do and I'll take another run at it: questions, drafts, code and plans are all fair "
-                "game.",
-            ),
-            (
-                "I'm not going to respond to insults, but I'm still glad to help. What are you working on? I "
-                "can draft text, answer questions, debug code or help you think through a decision.",
-                "Let's set the name-calling aside. If you tell me what you actually need, whether that's an "
-                "explanation, a piece of writing or some code, I'll focus on getting it right.",
-            ),
-        ),
-    ),
-    AbuseKind(
-        pattern=HARMFUL_REQUESTS,
-        behaviour="asking for instructions that could seriously hurt people",
-        summary=(
-            "User kept demanding instructions for seriously harmful content after two redirections "
-            "and an explicit warning."
-        ),
-        redirects=(
-            (
-                "I can't help with that, because it could seriously hurt people. I'm happy to help with "
-                "something else, though: science explanations, safety information, writing, code or planning.",
-                "That's not something I'll help with; the risk of real harm is too high. If there's a safer "
-                "question behind it, such as how something works in general terms, or something else entirely, "
-                "I'm glad to help.",
-            ),
-            (
-                "I still can't help with that. If you're curious about the underlying science in general terms, "
-                "or you need help with something unrelated, such as writing, code or study, just ask.",
-                "My answer on that won't change, but I don't want to leave you empty-handed. I can explain how "
-                "things work at a safe, general level, or help with a completely different task.",
-            ),
-        ),
-    ),
+    AbuseKind(INSULTS, INSULTS_BEHAVIOUR, INSULTS_SUMMARY, INSULTS_REDIRECTS),
+    AbuseKind(HARMFUL_REQUESTS, HARMFUL_BEHAVIOUR, HARMFUL_SUMMARY, HARMFUL_REDIRECTS),
 )
 
 
 # --- Scripts ---------------------------------------------------------------------------------------------
 
-Script = Callable[[Conversation, ScriptOptions], "Reply | None"]
+Script = Callable[[Dialogue, ScriptOptions], "Reply | None"]
 
 
 def end_call(reason: str, summary: str) -> ToolCall:
     return ToolCall(END_CONVERSATION, {"reason": reason, "summary": summary})
 
 
-def end_tool_follow_up(conversation: Conversation, options: ScriptOptions) -> Reply | None:
+def end_tool_follow_up(dialogue: Dialogue, options: ScriptOptions) -> Reply | None:
     """The server's answer to an end_conversation call: confirm by calling again, or carry on if declined."""
-    found = last_end_call_result(conversation.messages)
+    found = last_end_call_result(dialogue.messages)
     if found is None:
         return None
     call_input, is_error, calls_so_far = found
     if is_error:
-        return Reply((Text(declined_end_text(conversation, call_input)),))
+        return Reply((Text(declined_end_text(dialogue, call_input)),))
     # Two calls already made in this turn means the server has had its confirmation; calling a third time
     # would loop forever if the server kept answering.
-    if calls_so_far >= 2 or not conversation.has_tool(END_CONVERSATION):
-        return Reply((Text("This conversation has ended. Thank you for talking with me."),))
+    if calls_so_far >= 2 or not dialogue.has_tool(END_CONVERSATION):
+        return Reply((Text(ALREADY_ENDED_TEXT),))
     return Reply((ToolCall(END_CONVERSATION, dict(call_input)),))
 
 
@@ -441,38 +407,77 @@ def chain_length(messages: Sequence[Mapping[str, Any]]) -> int:
     return count
 
 
-def declined_end_text(conversation: Conversation, call_input: Mapping[str, Any]) -> str:
-    latest = conversation.latest_user_text
+def declined_end_text(dialogue: Dialogue, call_input: Mapping[str, Any]) -> str:
+    latest = dialogue.latest_user_text
     if mentions(latest, CRISIS):
         return crisis_text(latest)
     if call_input.get("reason") == "user_requested":
-        return (
-            "It looks like I can't end this chat from my side right now. You can still close it yourself "
-            "with the End chat button, or we can keep going: what would you like to do next?"
-        )
-    return (
-        "Let's try to get back on track. I won't help with anything harmful or respond to insults, but I'm "
-        "glad to help with questions, writing, code or planning. What would you like to work on?"
-    )
+        return DECLINED_USER_END_TEXT
+    return DECLINED_ABUSE_END_TEXT
 
 
-def fault(conversation: Conversation, options: ScriptOptions) -> Reply | None:
+def fault(dialogue: Dialogue, options: ScriptOptions) -> Reply | None:
     """Markers like [fault:midstream] in the user's latest text make the model misbehave, for tests."""
-    match = FAULT_MARKER.search(conversation.latest_user_text)
-    if match is None:
-        return None
-    make = FAULT_REPLIES.get(match.group(1))
-    return make() if make is not None else None
+    for match in FAULT_MARKER.finditer(dialogue.latest_user_text):
+        make = FAULT_REPLIES.get(match.group(1))
+        if make is not None:
+            return make(dialogue)
+    return None
 
 
-FAULT_REPLIES: dict[str, Callable[[], Reply]] = {
-    "overloaded": lambda: Reply((), fault="overloaded"),
-    "server": lambda: Reply((), fault="server"),
-    "midstream": lambda: Reply((Text(filler_text(60)),), fault="midstream"),
-    "disconnect": lambda: Reply((Text(filler_text(60)),), fault="disconnect"),
-    "refusal": lambda: Reply((Text("I can't help with that request."),), stop_reason="refusal"),
-    "max_tokens": lambda: Reply((Text(filler_text(120)),), token_cap=30),
-    "slow": lambda: Reply((Text(filler_text(400)),), min_token_interval=0.02),
+def markers_in(text: str) -> set[str]:
+    return set(FAULT_MARKER.findall(text))
+
+
+REFUSAL_MARKERS = frozenset({"refusal", "refusal_empty"})
+REFUSAL_DETAILS: Mapping[str, Any] = {
+    "type": "refusal",
+    "category": "general_harms",
+    "explanation": REFUSAL_EXPLANATION,
+}
+
+
+def refusal(text: str = "") -> Reply:
+    return Reply((Text(text),) if text else (), stop_reason="refusal", stop_details=REFUSAL_DETAILS)
+
+
+def refused_before(dialogue: Dialogue, options: ScriptOptions) -> Reply | None:
+    """Sending a refused exchange again keeps the conversation refused, as the real API does."""
+    earlier = dialogue.user_texts()[:-1]
+    if any(markers_in(text) & REFUSAL_MARKERS for text in earlier):
+        return refusal()
+    return None
+
+
+def paused_turn(dialogue: Dialogue) -> Reply:
+    if dialogue.continuing:
+        return Reply((Text(CONTINUED_TEXT),))
+    return Reply((Text(filler_text(30)),), stop_reason="pause_turn")
+
+
+def cut_inside_a_tool_call(dialogue: Dialogue) -> Reply:
+    """max_tokens strikes halfway through a tool call's JSON; without a tool, inside the text."""
+    preface = Text(TOOL_PREFACE_TEXT)
+    if not dialogue.tool_names:
+        return Reply((Text(filler_text(120)),), token_cap=30)
+    name = END_CONVERSATION if dialogue.has_tool(END_CONVERSATION) else sorted(dialogue.tool_names)[0]
+    call = ToolCall(name, {"reason": "abusive_user", "summary": filler_text(20)})
+    arguments = json.dumps(dict(call.input))
+    return Reply((preface, call), token_cap=text_tokens(preface.text) + json_tokens(arguments) // 2)
+
+
+FAULT_REPLIES: dict[str, Callable[[Dialogue], Reply]] = {
+    "overloaded": lambda c: Reply((), fault="overloaded"),
+    "server": lambda c: Reply((), fault="server"),
+    "midstream": lambda c: Reply((Text(filler_text(60)),), fault="midstream"),
+    "disconnect": lambda c: Reply((Text(filler_text(60)),), fault="disconnect"),
+    "refusal": lambda c: refusal(REFUSAL_PARTIAL_TEXT),
+    "refusal_empty": lambda c: refusal(),
+    "max_tokens": lambda c: Reply((Text(filler_text(120)),), token_cap=30),
+    "max_tokens_tool": cut_inside_a_tool_call,
+    "pause_turn": paused_turn,
+    "context_window": lambda c: Reply((Text(filler_text(40)),), stop_reason="model_context_window_exceeded"),
+    "slow": lambda c: Reply((Text(filler_text(400)),), min_token_interval=0.02),
 }
 
 
@@ -480,79 +485,58 @@ def crisis_text(user_text: str) -> str:
     return CRISIS_OTHERS_REPLY if mentions(user_text, HARM_TO_OTHERS) else CRISIS_SELF_REPLY
 
 
-def crisis(conversation: Conversation, options: ScriptOptions) -> Reply | None:
+def crisis(dialogue: Dialogue, options: ScriptOptions) -> Reply | None:
     """Support, point to crisis lines, keep talking. Never end, unless told to misbehave for a test."""
-    latest = conversation.latest_user_text
+    latest = dialogue.latest_user_text
     if not mentions(latest, CRISIS):
         return None
     text = Text(crisis_text(latest))
-    if options.crisis_tries_end and conversation.has_tool(END_CONVERSATION):
+    if options.crisis_tries_end and dialogue.has_tool(END_CONVERSATION):
         wrong_call = end_call("abusive_user", "User's messages were distressing and hostile.")
         return Reply((text, wrong_call))
     return Reply((text,))
 
 
-def user_asks_to_end(conversation: Conversation, options: ScriptOptions) -> Reply | None:
+def user_asks_to_end(dialogue: Dialogue, options: ScriptOptions) -> Reply | None:
     """Ask the user to confirm that ending is permanent; end only after they say yes."""
-    latest = conversation.latest_user_text
-    can_end = conversation.has_tool(END_CONVERSATION)
-    if is_affirmative(latest) and CONFIRM_END_PROMPT in conversation.assistant_text_before_latest_user_text():
+    latest = dialogue.latest_user_text
+    can_end = dialogue.has_tool(END_CONVERSATION)
+    if is_affirmative(latest) and CONFIRM_END_PROMPT in dialogue.assistant_text_before_latest_user_text():
         if not can_end:
             return Reply((Text(CANNOT_END_TEXT),))
-        goodbye = Text(
-            "Okay, I'm ending this chat now, as you asked. Thanks for talking with me, and take care."
-        )
+        goodbye = Text(USER_END_GOODBYE)
         return Reply((goodbye, end_call("user_requested", USER_REQUESTED_SUMMARY)))
     if not mentions(latest, END_REQUESTS):
         return None
     return Reply((Text(CONFIRM_END_TEXT if can_end else CANNOT_END_TEXT),))
 
 
-USER_REQUESTED_SUMMARY = "The user asked to end the conversation and confirmed."
-CONFIRM_END_TEXT = (
-    "I can end this chat for you. Before I do, please note that ending it is permanent: you won't be able "
-    "to send any more messages here, and you would need to start a new chat to talk with me again. "
-    + CONFIRM_END_PROMPT
-)
-CANNOT_END_TEXT = (
-    "I can't end chats myself here, but you can close this one with the End chat button (that is "
-    "permanent), or simply start a new chat whenever you like."
-)
-
-
 def is_affirmative(text: str) -> bool:
+    # Fault markers are instructions to the simulator, not the user's words.
+    text = FAULT_MARKER.sub(" ", text)
     words = re.sub(r"[^\w\s']", " ", normalise(text).lower()).split()
     return " ".join(words) in AFFIRMATIVE_REPLIES
 
 
-def abuse(conversation: Conversation, options: ScriptOptions) -> Reply | None:
+def abuse(dialogue: Dialogue, options: ScriptOptions) -> Reply | None:
     """Redirect twice, warn once, then end: the escalation the system prompt asks of the real model."""
-    latest = conversation.latest_user_text
+    latest = dialogue.latest_user_text
     kind = next((k for k in ABUSE_KINDS if mentions(latest, k.pattern)), None)
     if kind is None:
         return None
-    count = sum(
-        1 for text in conversation.user_texts() if any(mentions(text, k.pattern) for k in ABUSE_KINDS)
-    )
+    count = sum(1 for text in dialogue.user_texts() if any(mentions(text, k.pattern) for k in ABUSE_KINDS))
     if count <= 2:
         return Reply((Text(pick(kind.redirects[count - 1], latest)),))
     if count == 3:
         return Reply((Text(warning_text(kind)),))
-    if not conversation.has_tool(END_CONVERSATION):
-        return Reply(
-            (Text("I'm not going to continue with this. If you want help with something else, I'm here."),)
-        )
-    goodbye = Text(
-        f"I've redirected this conversation and warned you, and it hasn't changed. {ENDING_NOW_SENTENCE}"
-    )
+    if not dialogue.has_tool(END_CONVERSATION):
+        return Reply((Text(WITHOUT_END_TOOL_TEXT),))
+    goodbye = Text(ABUSE_GOODBYE)
     return Reply((goodbye, end_call("abusive_user", kind.summary)))
 
 
 def warning_text(kind: AbuseKind) -> str:
-    return (
-        f"I want to be direct with you: you've kept {kind.behaviour} after I asked you to stop. I'm still "
-        f"willing to help with something else. {ABUSE_WARNING_SENTENCE}"
-    )
+    return ABUSE_WARNING.format(behaviour=kind.behaviour)
 
 
 # --- Ordinary conversation ------------------------------------------------------------------------------
@@ -563,105 +547,6 @@ CODE_REQUEST = re.compile(r"\b(code|python|function|script|snippet|program|regex
 LIST_REQUEST = re.compile(r"\b(list|ideas|tips|steps|ways to|options|suggestions)\b", re.IGNORECASE)
 QUESTION = re.compile(
     r"\?\s*$|^\s*(how|what|why|when|where|who|which|can|could|should|is|are|do|does)\b", re.IGNORECASE
-)
-
-GREETING_REPLIES: tuple[str, ...] = (
-    "Hello! It's good to hear from you. I'm the offline demo model built into Bowout, so my answers come from "
-    "a small set of scripts rather than a real model, but everything else works end to end: streaming, "
-    "saving and ending conversations. What would you like to talk about? You could ask a question, request "
-    "a short code example, or ask for a list of ideas.",
-    "Hi there! I'm ready when you are. Tell me a little about what you're working on, whether it's a piece "
-    "of writing, a bit of code, a decision you're weighing or just something you're curious about, and I'll "
-    "do my best to help. If you're trying out this demo, ask for a list, a Python snippet, or a question "
-    "that starts with how, what or why.",
-    "Hey! Nice to meet you. I can help you think through problems, explain ideas in plain language, draft "
-    "and edit text, or sketch out code. There's no need to be formal: describe what you want in your own "
-    "words and we can refine it together from there. What's on your mind today?",
-)
-THANKS_REPLIES: tuple[str, ...] = (
-    "You're very welcome! I'm glad that was useful. If anything is still unclear, or you want to take it a "
-    "step further with a worked example, a shorter summary or a different angle entirely, just say so and "
-    "we'll pick it up from here.",
-    "Happy to help, and thanks for letting me know it landed. Feel free to come back with follow-up "
-    "questions at any point. I can also turn what we discussed into a checklist or a short summary if that "
-    "would make it easier to use later.",
-)
-QUESTION_OPENERS: dict[str, str] = {
-    "how": "Here's how I'd approach it, given what you said about {topic}.",
-    "why": "When it comes to {topic}, the reasons usually come down to a few things.",
-    "what": "Here's what I think matters most when it comes to {topic}.",
-    "": "Good question. Thinking about {topic}, here's where I'd start.",
-}
-QUESTION_BODIES: tuple[str, ...] = (
-    "First, be clear about the goal and the constraints: time, cost, and how easily you could undo the "
-    "choice. Second, look for the simplest approach that meets the goal and try it on a small scale before "
-    "committing. Third, compare the result with what you expected and adjust. If you tell me more about "
-    "your situation, I can make this much more specific.",
-    "Start by separating what you know from what you're assuming, because most confusion lives in the "
-    "assumptions. Then break the problem into two or three smaller questions you can answer one at a time. "
-    "A concrete example helps too: pick one real case and walk through it step by step. Would you like me "
-    "to do that with an example of your choosing?",
-    "One view focuses on the underlying mechanism, why it works the way it does. Another focuses on "
-    "practice, what people actually do and what tends to go wrong. Both are useful, and they usually point "
-    "the same way. I'd start with the practical side, then dig into the mechanism wherever something "
-    "surprises you. Which angle interests you more?",
-)
-CODE_SNIPPETS: tuple[str, ...] = (
-    "from collections import Counter\n\n\n"
-    "def top_words(text: str, n: int = 3) -> list[tuple[str, int]]:\n"
-    '    """Return the n most common words in text, ignoring case and punctuation."""\n'
-    '    words = [word.strip(".,!?;:").lower() for word in text.split()]\n'
-    "    return Counter(word for word in words if word).most_common(n)\n\n\n"
-    'print(top_words("the cat and the hat and the bat"))',
-    "from collections.abc import Iterator\n\n\n"
-    "def chunked(items: list[int], size: int) -> Iterator[list[int]]:\n"
-    '    """Yield successive slices of items, each at most size long."""\n'
-    "    for start in range(0, len(items), size):\n"
-    "        yield items[start : start + size]\n\n\n"
-    "print(list(chunked([1, 2, 3, 4, 5], 2)))",
-    "import time\n\n\n"
-    "def retry(action, attempts: int = 3, wait: float = 0.5):\n"
-    '    """Call action until it succeeds, waiting a little longer after each failure."""\n'
-    "    for attempt in range(1, attempts + 1):\n"
-    "        try:\n"
-    "            return action()\n"
-    "        except Exception:\n"
-    "            if attempt == attempts:\n"
-    "                raise\n"
-    "            time.sleep(wait * attempt)",
-)
-CODE_CLOSERS: tuple[str, ...] = (
-    "Run it as it is to see the output, then adapt the names and types to your case. If you share the code "
-    "you already have, I can fit this into it and add a couple of tests.",
-    "It only uses the standard library. Tell me which Python version you're on and how you plan to use it, "
-    "and I can tighten it up or add error handling.",
-)
-LIST_REPLIES: tuple[str, ...] = (
-    "Here are a few ideas for {topic}:\n\n"
-    "- **Start small**: pick one part you can finish today and build from there.\n"
-    "- **Write it down**: a short plan makes gaps and overlaps obvious.\n"
-    "- **Ask for feedback early**: a second pair of eyes catches problems while they're cheap to fix.\n"
-    "- **Review and adjust**: after a week, keep what worked and drop what didn't.\n\n"
-    "Want me to expand any of these into concrete steps?",
-    "Some options worth considering for {topic}:\n\n"
-    "- **The quick version**: the smallest thing that could work, done this week.\n"
-    "- **The thorough version**: more research up front, fewer surprises later.\n"
-    "- **The collaborative version**: bring in someone who has done it before.\n\n"
-    "Each trades speed against certainty in a different way. Which of these fits how you like to work?",
-)
-DEFAULT_REPLIES: tuple[str, ...] = (
-    "You mentioned {topic}, and that's worth unpacking. From what you've written, the key thing seems to be "
-    "working out what a good outcome looks like for you, and what's standing in the way of it. I'd start "
-    "there: describe the result you're hoping for in a sentence or two, and I'll help you map out the steps, "
-    "the trade-offs and anything you might be overlooking.",
-    "Thanks for telling me about {topic}. I'd like to understand a bit more before giving advice that "
-    "might miss the mark. What have you already tried, and what happened? In the meantime, one general "
-    "principle often helps: make the next step small and concrete, so you learn something quickly whether "
-    "it works or not. Tell me more and we can go from there.",
-    "Let's think about {topic} together. There are usually a few moving parts: the goal itself, the "
-    "constraints you're working within, and the people or systems involved. Looking at each of those "
-    "separately tends to make the whole thing feel more manageable. Which of those feels most uncertain to "
-    "you right now? We can start with that one.",
 )
 
 
@@ -675,11 +560,11 @@ def topic_of(text: str, limit: int = 3) -> str:
     return f'"{" ".join(words[:limit])}"' if words else "that"
 
 
-def ordinary(conversation: Conversation, options: ScriptOptions) -> Reply:
+def ordinary(dialogue: Dialogue, options: ScriptOptions) -> Reply:
     """Varied, plausible, deterministic small talk. Always matches, so it goes last."""
-    text = conversation.latest_user_text
+    text = dialogue.latest_user_text
     # The turn number joins the seed so that the same words later in a chat can get a different reply.
-    seed = f"{len(conversation.user_texts())}:{text}"
+    seed = f"{len(dialogue.user_texts())}:{text}"
     return Reply((Text(ordinary_text(text, seed)),))
 
 
@@ -692,10 +577,8 @@ def ordinary_text(text: str, seed: str) -> str:
     if CODE_REQUEST.search(text):
         snippet = pick(CODE_SNIPPETS, seed)
         closer = pick(CODE_CLOSERS, seed + "closer")
-        about = f" to get you started on {topic}" if topic != "that" else ""
-        return (
-            f"Here's a small, self-contained Python example{about}:\n\n```python\n{snippet}\n```\n\n{closer}"
-        )
+        about = CODE_ABOUT.format(topic=topic) if topic != "that" else ""
+        return CODE_REPLY.format(about=about, snippet=snippet, closer=closer)
     if LIST_REQUEST.search(text):
         return pick(LIST_REPLIES, seed).format(topic=topic)
     if QUESTION.search(text):
@@ -708,14 +591,25 @@ def ordinary_text(text: str, seed: str) -> str:
 # The order matters: the first script that returns a reply wins. The end-tool follow-up comes first because
 # its request carries no new user words; faults next so any chat can be made to fail; crisis before anything
 # that might end the chat; ordinary conversation last because it always answers.
-SCRIPTS: tuple[Script, ...] = (end_tool_follow_up, fault, crisis, user_asks_to_end, abuse, ordinary)
+# A replayed refusal comes before everything: the real API keeps refusing such a conversation.
+SCRIPTS: tuple[Script, ...] = (
+    refused_before,
+    end_tool_follow_up,
+    fault,
+    crisis,
+    user_asks_to_end,
+    abuse,
+    ordinary,
+)
 
 
-def plan_reply(
-    conversation: Conversation, options: ScriptOptions, scripts: Sequence[Script] = SCRIPTS
-) -> Reply:
-    for script in scripts:
-        reply = script(conversation, options)
-        if reply is not None:
-            return reply
-    return Reply((Text("I'm not sure what to say to that. Could you put it another way?"),))
+def plan_reply(dialogue: Dialogue, options: ScriptOptions, scripts: Sequence[Script] = SCRIPTS) -> Reply:
+    reply = next(
+        (found for script in scripts if (found := script(dialogue, options)) is not None),
+        Reply((Text(FALLBACK_TEXT),)),
+    )
+    if reply.thinking is None:
+        reply = replace(reply, thinking=REASONING)
+    if "redacted_thinking" in markers_in(dialogue.latest_user_text):
+        reply = replace(reply, redact_thinking=True)
+    return reply

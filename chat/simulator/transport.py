@@ -18,9 +18,10 @@ from typing import Any
 
 import httpx2
 
-Message = MutableMapping[str, Any]
+AsgiMessage = MutableMapping[str, Any]
 ASGIApp = Callable[
-    [Message, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]
+    [AsgiMessage, Callable[[], Awaitable[AsgiMessage]], Callable[[AsgiMessage], Awaitable[None]]],
+    Awaitable[None],
 ]
 
 # Queue items that are not body bytes.
@@ -52,7 +53,7 @@ class StreamingASGITransport(httpx2.AsyncBaseTransport):
             raise
         return httpx2.Response(status, headers=headers, stream=_QueueStream(exchange, task))
 
-    def _scope(self, request: httpx2.Request) -> Message:
+    def _scope(self, request: httpx2.Request) -> AsgiMessage:
         return {
             "type": "http",
             "asgi": {"version": "3.0"},
@@ -84,7 +85,7 @@ class _Exchange:
         self.chunks: asyncio.Queue[object] = asyncio.Queue()
         self.closed = asyncio.Event()
 
-    async def run(self, app: ASGIApp, scope: Message) -> None:
+    async def run(self, app: ASGIApp, scope: AsgiMessage) -> None:
         try:
             await app(scope, self.receive, self.send)
         except Exception as exc:
@@ -102,14 +103,14 @@ class _Exchange:
             raise httpx2.RemoteProtocolError("Server disconnected without sending a response.")
         return self.started.result()
 
-    async def receive(self) -> Message:
+    async def receive(self) -> AsgiMessage:
         if self._body is not None:
             body, self._body = self._body, None
             return {"type": "http.request", "body": body, "more_body": False}
         await self.closed.wait()
         return {"type": "http.disconnect"}
 
-    async def send(self, message: Message) -> None:
+    async def send(self, message: AsgiMessage) -> None:
         if message["type"] == "http.response.start":
             self.started.set_result((message["status"], list(message.get("headers", []))))
         elif message["type"] == "http.response.body" and not self.closed.is_set():

@@ -26,12 +26,26 @@ class Command(BaseCommand):
             action="store_true",
             help="Make the model wrongly call end_conversation in a crisis, to demonstrate the server declining it.",
         )
+        parser.add_argument(
+            "--no-thinking",
+            action="store_true",
+            help="Serve an Ollama-like model instead: any model name, no thinking blocks, thinking options ignored.",
+        )
 
     def handle(
-        self, *args: Any, host: str, port: int, delay: float, crisis_tries_end: bool, **options: Any
+        self,
+        *args: Any,
+        host: str,
+        port: int,
+        delay: float,
+        crisis_tries_end: bool,
+        no_thinking: bool,
+        **options: Any,
     ) -> None:
         if delay < 0:
             raise CommandError("--delay must be zero or more.")
-        app = create_app(delay=delay, crisis_tries_end=crisis_tries_end)
+        app = create_app(
+            delay=delay, crisis_tries_end=crisis_tries_end, thinking=False if no_thinking else None
+        )
         self.stdout.write(f"Offline model simulator: set ANTHROPIC_BASE_URL=http://{host}:{port}")
         uvicorn.run(app, host=host, port=port, lifespan="on", log_level="info")
