@@ -15,7 +15,7 @@ PORT ?= 8000
 # Proxies whose X-Forwarded-Proto/For uvicorn believes (the reverse proxy in front of `make serve`).
 FORWARDED_ALLOW_IPS ?= 127.0.0.1
 
-.PHONY: run serve demo test test-sqlite test-services lint format install chromium
+.PHONY: run serve demo test test-sqlite test-services lint typecheck check format install chromium
 
 install: $(STAMPS)/venv
 
@@ -74,9 +74,18 @@ test-services:
 		echo "Skipping the PostgreSQL + Redis run: start them, or set PG_URL / REDIS_TEST_URL."; \
 	fi
 
+# Style, and the import rules of DESIGN.md as a contract ([tool.importlinter] in pyproject.toml).
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
+
+# mypy with django-stubs over the app code ([tool.mypy] in pyproject.toml).
+typecheck: install
+	$(PY) -m mypy
+
+# What CI and the pre-commit hooks check besides the tests.
+check: lint typecheck
 
 format: install
 	$(PY) -m ruff check --fix .

@@ -1,8 +1,10 @@
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 
 
-class UserQuerySet(models.QuerySet):
+class UserQuerySet(models.QuerySet["User"]):
     def delete(self) -> tuple[int, dict[str, int]]:
         """A bulk delete (the admin's action, the shell) applies the deletion rule to each person."""
         deleted = 0
@@ -12,13 +14,13 @@ class UserQuerySet(models.QuerySet):
         return deleted, {self.model._meta.label: deleted}
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def get_queryset(self) -> UserQuerySet:
         return UserQuerySet(self.model, using=self._db)
 
-    def _create_user(self, email: str, password: str | None, **extra_fields):
+    def _create_user(self, email: str, password: str | None, **extra_fields) -> "User":
         if not email:
             raise ValueError("An email address is required")
         user = self.model(email=self.normalize_email(email), **extra_fields)
@@ -26,12 +28,12 @@ class UserManager(BaseUserManager):
         user.save(using=self._db)
         return user
 
-    def create_user(self, email: str, password: str | None = None, **extra_fields):
+    def create_user(self, email: str, password: str | None = None, **extra_fields) -> "User":
         extra_fields.setdefault("is_staff", False)
         extra_fields.setdefault("is_superuser", False)
         return self._create_user(email, password, **extra_fields)
 
-    def create_superuser(self, email: str, password: str | None = None, **extra_fields):
+    def create_superuser(self, email: str, password: str | None = None, **extra_fields) -> "User":
         extra_fields.setdefault("is_staff", True)
         extra_fields.setdefault("is_superuser", True)
         return self._create_user(email, password, **extra_fields)
@@ -40,17 +42,18 @@ class UserManager(BaseUserManager):
 class User(AbstractUser):
     """A person signs in with an email address; there is no username."""
 
-    username = None
+    username = None  # type: ignore[assignment]  # no username: the email is the login
     email = models.EmailField("email address", unique=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     # Set when the person deleted their account (or staff did): the row then holds no name or email and
     # only anchors what staff must keep to audit ends, until `purge_expired_audit` removes it.
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
-    objects = UserManager()
+    # Not auth's UserManager (that one needs a username), so the stubs' type for `objects` differs.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     def __str__(self) -> str:
         return self.email

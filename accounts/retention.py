@@ -2,48 +2,38 @@
 
 The person's data goes: their email, name, password, email addresses, sessions, and every conversation
 that staff have no reason to audit. What staff need to audit ends stays — conversations that were ended
-(or ended and reopened), that the person asked staff about (an end request, feedback on an end, an appeal),
-or that staff already acted on — with their messages, events, requests and reviews, because a review of an
-end is only possible with its transcript. It stays detached from the person: the account row keeps no name
+(or ended and reopened) or that the person asked staff about (an end request, feedback on an end, an
+appeal, a thumbs-down) — with their messages, events, requests and reviews, because a review of an end is
+only possible with its transcript. Those are exactly the conversations staff can act on in the audit area,
+so every audit entry stays attached (and the audit entries' PROTECT refuses a deletion that would not). It stays detached from the person: the account row keeps no name
 or email ("deleted-<id>@deleted.invalid"), cannot log in, and is only the anchor that holds those
 conversations together. BOWOUT_AUDIT_RETENTION_DAYS after the deletion, `manage.py purge_expired_audit`
-removes all of it, the anchor included.
+(welfare_admin.retention, which owns the audit entries) removes all of it, the anchor included.
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import User
 from chat.models import Conversation, Message, UserRequest
-from welfare_admin.models import AuditEntry
 
-# What a person asked staff about an end; a thumbs-down on an ordinary reply is not one.
-AUDITED_REQUEST_KINDS = (
-    UserRequest.Kind.END_REQUEST,
-    UserRequest.Kind.END_FEEDBACK,
-    UserRequest.Kind.APPEAL,
-)
 DELETED_EMAIL_DOMAIN = "deleted.invalid"
+# `accounts.models.User`, not imported here: its delete() calls this module.
+Person = Any
 
 
 def kept_for_audit() -> Q:
-    """The conversations that outlive their owner's account, for the retention period."""
-    audited_requests = UserRequest.objects.filter(conversation=OuterRef("pk"), kind__in=AUDITED_REQUEST_KINDS)
-    staff_acted = AuditEntry.objects.filter(
-        Q(conversation=OuterRef("pk")) | Q(user_request__conversation=OuterRef("pk"))
-    )
-    return (
-        Q(ended_at__isnull=False)
-        | Q(reopened_at__isnull=False)
-        | Q(Exists(audited_requests))
-        | Q(Exists(staff_acted))
-    )
+    """The conversations that outlive their owner's account, for the retention period: the ones the audit
+    area lists (`EndedConversation...auditable()`), so staff never lose one they could open."""
+    asked = UserRequest.objects.filter(conversation=OuterRef("pk"))
+    return Q(ended_at__isnull=False) | Q(reopened_at__isnull=False) | Q(Exists(asked))
 
 
 @dataclass(frozen=True)
@@ -73,7 +63,7 @@ class DeletionPlan:
         return lines
 
 
-def plan(user: User) -> DeletionPlan:
+def plan(user: Person) -> DeletionPlan:
     conversations = Conversation.objects.filter(user=user)
     kept = conversations.filter(kept_for_audit()).count()
     return DeletionPlan(
@@ -83,7 +73,7 @@ def plan(user: User) -> DeletionPlan:
     )
 
 
-def delete_account(user: User) -> DeletionPlan:
+def delete_account(user: Person) -> DeletionPlan:
     """Apply the rule. Running it again on an already deleted account changes nothing more."""
     with transaction.atomic():
         done = plan(user)
@@ -103,7 +93,7 @@ def delete_account(user: User) -> DeletionPlan:
     return done
 
 
-def _detach(user: User, now: datetime) -> None:
+def _detach(user: Person, now: datetime) -> None:
     user.email = f"deleted-{user.pk}@{DELETED_EMAIL_DOMAIN}"
     user.first_name = ""
     user.last_name = ""
@@ -119,30 +109,7 @@ def _detach(user: User, now: datetime) -> None:
     user.user_permissions.clear()
 
 
-def expired_accounts(now: datetime | None = None) -> QuerySet[User]:
+def expired_accounts(now: datetime | None = None) -> QuerySet:
+    """Deleted accounts whose retention period is over (welfare_admin.retention purges them)."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.BOWOUT_AUDIT_RETENTION_DAYS)
-    return User.objects.filter(deleted_at__lt=cutoff)
-
-
-@dataclass(frozen=True)
-class PurgeResult:
-    accounts: int
-    conversations: int
-    audit_entries: int
-
-
-def purge_expired(now: datetime | None = None) -> PurgeResult:
-    """Remove what was kept of accounts deleted more than BOWOUT_AUDIT_RETENTION_DAYS ago: their
-    conversations (messages, events, requests), the staff reviews of them, and the account rows."""
-    accounts = conversations = entries = 0
-    for user in expired_accounts(now):
-        with transaction.atomic():
-            kept = Conversation.objects.filter(user=user)
-            entries += AuditEntry.objects.filter(
-                Q(conversation__in=kept) | Q(user_request__conversation__in=kept)
-            ).purge()
-            conversations += kept.count()
-            kept.delete()
-            user.erase()
-            accounts += 1
-    return PurgeResult(accounts, conversations, entries)
+    return get_user_model().objects.filter(deleted_at__lt=cutoff)

@@ -1,7 +1,7 @@
 """The one adapter over the Anthropic SDK: client set-up, streaming, and errors in words a user reads.
 
 With no ANTHROPIC_API_KEY the same SDK code path talks to the built-in simulator of the Messages API
-(chat.simulator) through an in-process streaming transport, so Bowout works offline on a fresh machine.
+(simulator) through an in-process streaming transport, so Bowout works offline on a fresh machine.
 """
 
 import asyncio
@@ -58,7 +58,7 @@ def _make_client() -> anthropic.AsyncAnthropic:
             base_url=settings.ANTHROPIC_BASE_URL or None,
             **common,
         )
-    from chat.simulator import StreamingASGITransport, create_app
+    from simulator import StreamingASGITransport, create_app
 
     simulator = create_app(
         delay=settings.BOWOUT_SIMULATOR_DELAY,
@@ -93,11 +93,13 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
-class ThinkingDelta:
-    """Thinking text, returned only when `display` asks for it. Between tool calls, the current models put
-    the words they write inside thinking blocks, so the turn decides whether the user sees these."""
+class ThinkingText:
+    """A finished thinking block's text (returned only when `display` asks for it). Between tool calls,
+    Claude puts the words it writes inside signed thinking blocks, so the turn decides whether the user
+    sees these. Unsigned thinking (Ollama and other servers) is private reasoning."""
 
     text: str
+    signed: bool
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def request_options() -> dict[str, Any]:
 
 async def stream_reply(
     messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None
-) -> AsyncIterator[TextDelta | ThinkingDelta | Finished]:
+) -> AsyncIterator[TextDelta | ThinkingText | Finished]:
     """Stream one model round: text (and visible thinking) as it arrives, then the final message.
 
     The final message's `stop_reason` is None when the server ended the stream without saying why (Ollama
@@ -150,8 +152,11 @@ async def stream_reply(
         async for event in stream:
             if event.type == "text" and event.text:
                 yield TextDelta(event.text)
-            elif event.type == "thinking" and event.thinking:
-                yield ThinkingDelta(event.thinking)
+            elif event.type == "content_block_stop" and event.content_block.type == "thinking":
+                # Whole blocks, not deltas: whether it is signed is known only once the block is done.
+                block = event.content_block
+                if block.thinking:
+                    yield ThinkingText(block.thinking, signed=bool(getattr(block, "signature", None)))
         final = await stream.get_final_message()
     yield Finished(final)
 
@@ -167,7 +172,7 @@ ERR_SERVER = "The model service had an internal error. Please try again."
 ERR_TIMEOUT = "Claude took too long to answer. Please try again."
 ERR_CONNECTION = "The connection to Claude was lost. Please try again."
 ERR_CUT_OFF = "The model server ended the reply before it was finished. Please try again."
-ERR_PAUSED = "Claude paused this reply before finishing it. Retry to get a whole reply."
+ERR_PAUSED = "Claude paused this reply too many times before finishing it. Retry to get a whole reply."
 ERR_AUTH = "Bowout could not sign in to the model service. An operator needs to check the API key; retrying will not help."
 ERR_PERMISSION = "The configured API key may not use this model. An operator needs to check the settings; retrying will not help."
 ERR_NOT_FOUND = (

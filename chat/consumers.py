@@ -5,7 +5,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from chat import flow, fragments, generation, liveness
+from chat import close_codes, flow, fragments, generation, liveness
 
 logger = logging.getLogger("bowout.chat")
 
@@ -18,15 +18,19 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
+        # Accepted before closing: a close during the handshake reaches the page as a bare 1006, which the
+        # ws extension retries forever; a close code after the accept lets the page say what happened.
         if user is None or not user.is_authenticated:
-            await self.close()
+            await self.accept()
+            await self.close(code=close_codes.SIGNED_OUT)
             return
         try:
             conversation = await database_sync_to_async(flow.get_conversation)(
                 user, self.scope["url_route"]["kwargs"]["conversation_id"]
             )
         except flow.ConversationNotFound:
-            await self.close()
+            await self.accept()
+            await self.close(code=close_codes.DELETED)
             return
         self.user = user
         self.conversation_id = conversation.pk
@@ -71,7 +75,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         try:
             await handler(data)
         except flow.ConversationNotFound:
-            await self.close()
+            await self.close(code=close_codes.DELETED)
         except flow.ChatError as error:
             await self.send_error(error.message)
 
@@ -84,7 +88,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=await database_sync_to_async(self._snapshot)())
             return
         await fragments.publish(self.conversation_id, fragments.render_posted(posted))
-        generation.start_generation(posted.reply)
+        if posted.reply is not None:  # always, for a new send
+            generation.start_generation(posted.reply)
 
     async def stop_reply(self, data: dict) -> None:
         reply = await database_sync_to_async(flow.request_stop)(self.user, self.conversation_id)
@@ -103,3 +108,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def chat_html(self, event: dict) -> None:
         await self.send(text_data=event["html"])
+
+    async def chat_close(self, event: dict) -> None:
+        """The conversation is gone for every tab (deleted in one of them): close with a code that says so."""
+        await self.close(code=event["code"])

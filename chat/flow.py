@@ -10,12 +10,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from chat import claude, fragments, welfare
+from chat import claude, welfare
 from chat.models import (
     Conversation,
     ConversationEvent,
@@ -244,7 +243,7 @@ def end_by_user(user, conversation_id: Any, note: Any = "") -> tuple[Conversatio
     with transaction.atomic():
         conversation = _lock_open_conversation(user, conversation_id)
         stopped = _stop_streaming_reply(conversation)
-        _mark_ended(conversation, EndedBy.USER, EndReason.USER_REQUESTED, note)
+        conversation.end(by=EndedBy.USER, reason=EndReason.USER_REQUESTED, summary=note)
         ConversationEvent.objects.create(
             conversation=conversation, kind=ConversationEvent.Kind.USER_END, actor=user, detail={"note": note}
         )
@@ -260,20 +259,11 @@ def end_by_user(user, conversation_id: Any, note: Any = "") -> tuple[Conversatio
     return conversation, stopped
 
 
-def _mark_ended(conversation: Conversation, by: str, reason: str, summary: str) -> bool:
-    now = timezone.now()
-    ended = Conversation.objects.filter(pk=conversation.pk, ended_at__isnull=True).update(
-        ended_at=now, ended_by=by, end_reason=reason, end_summary=summary, updated_at=now
-    )
-    conversation.refresh_from_db()
-    return bool(ended)
-
-
 def end_by_assistant(reply: Message, decision: welfare.Decision) -> None:
     """Claude's confirmed end_conversation call, honoured by the policy. A user end that got there first
     stands."""
     conversation = reply.conversation
-    if not _mark_ended(conversation, EndedBy.ASSISTANT, decision.reason, decision.summary):
+    if not conversation.end(by=EndedBy.ASSISTANT, reason=decision.reason, summary=decision.summary):
         return
     if decision.reason == EndReason.USER_REQUESTED:
         UserRequest.objects.create(
@@ -287,41 +277,23 @@ def end_by_assistant(reply: Message, decision: welfare.Decision) -> None:
         )
 
 
-def reopen_by_staff(staff_user, conversation: Conversation, note: str) -> bool:
-    """Staff reopen a conversation ended by mistake. The end is kept in the audit trail (the event carries
-    who ended it, why and when); the user sees a line saying staff reopened it. False if it was not ended."""
+def reopen_by_staff(staff_user, conversation: Conversation, note: str) -> ConversationEvent | None:
+    """Staff reopen a conversation ended by mistake. The end is kept in the audit trail (the returned event
+    carries who ended it, why and when); the user sees a line saying staff reopened it. None if it was not
+    ended. Writes only: the caller tells the open tabs (welfare_admin.audit, once the reopen is committed)."""
     note = note.strip() if isinstance(note, str) else ""
     if not note:
         raise InvalidMessage("A note is required to reopen a conversation.")
     with transaction.atomic():
-        ended = (
-            Conversation.objects.select_for_update()
-            .filter(pk=conversation.pk, ended_at__isnull=False)
-            .first()
-        )
-        if ended is None:
-            return False
-        previous = {
-            "ended_at": ended.ended_at.isoformat(),
-            "ended_by": ended.ended_by,
-            "end_reason": ended.end_reason,
-            "end_summary": ended.end_summary,
-        }
-        now = timezone.now()
-        Conversation.objects.filter(pk=ended.pk).update(
-            ended_at=None, ended_by="", end_reason="", end_summary="", reopened_at=now, updated_at=now
-        )
-        ConversationEvent.objects.create(
-            conversation=ended,
+        previous = conversation.reopen()
+        if previous is None:
+            return None
+        return ConversationEvent.objects.create(
+            conversation=conversation,
             kind=ConversationEvent.Kind.STAFF_ACTION,
             actor=staff_user,
             detail={"action": "reopen", "note": note, "previous_end": previous},
         )
-    conversation.refresh_from_db()
-    # Open tabs get the composer back, once the reopen (and any audit entry written with it) is committed.
-    html = fragments.render_reopened(conversation)
-    transaction.on_commit(lambda: async_to_sync(fragments.publish)(conversation, html))
-    return True
 
 
 # --- After an end: branches and feedback ----------------------------------------------------------

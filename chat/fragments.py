@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Count, Max
 from django.template.loader import render_to_string
 
 from chat.models import Conversation, ConversationEvent, Message, MessageRating
 
-if TYPE_CHECKING:
-    from chat.flow import Posted
+
+class Posted(Protocol):
+    """What a send left behind (chat.flow.Posted), as far as the page needs it. A protocol, so this module
+    depends on the models only and the flow, which writes, never needs it."""
+
+    conversation: Conversation
+    user_message: Message
+    reply: Message | None
+    support: bool
 
 
 def messages_for_display(conversation: Conversation, user) -> list[Message]:
@@ -82,12 +90,12 @@ def state_token(conversation: Conversation) -> str:
 def render_snapshot(conversation: Conversation) -> str:
     """The whole state of a conversation: swapped in when a socket (re)connects, and sent to every tab
     when the conversation ends."""
-    messages = messages_for_display(conversation, conversation.user)
+    chat_messages = messages_for_display(conversation, conversation.user)
     return _render(
         "snapshot",
         conversation=conversation,
-        messages=messages,
-        streaming=any(m.is_streaming for m in messages),
+        chat_messages=chat_messages,
+        streaming=any(m.is_streaming for m in chat_messages),
         support=shows_support(conversation),
         oob=True,
     )
@@ -115,12 +123,32 @@ def render_posted(posted: Posted) -> str:
     return html
 
 
+def _layer() -> BaseChannelLayer:
+    layer = get_channel_layer()
+    if layer is None:
+        raise ImproperlyConfigured("CHANNEL_LAYERS has no default layer: open tabs could not be told.")
+    return layer
+
+
+def _group(conversation: Conversation | uuid.UUID) -> str:
+    conversation_id = conversation.pk if isinstance(conversation, Conversation) else conversation
+    return f"conversation.{conversation_id.hex}"
+
+
 async def publish(conversation: Conversation | uuid.UUID, html: str) -> None:
     """Send an HTML fragment to every open tab of the conversation, on every worker."""
-    conversation_id = conversation.pk if isinstance(conversation, Conversation) else conversation
-    await get_channel_layer().group_send(
-        f"conversation.{conversation_id.hex}", {"type": "chat.html", "html": html}
-    )
+    await _layer().group_send(_group(conversation), {"type": "chat.html", "html": html})
+
+
+async def close_tabs(conversation: Conversation | uuid.UUID, code: int) -> None:
+    """Close every open tab's socket with `code` (chat.close_codes), which the page explains."""
+    await _layer().group_send(_group(conversation), {"type": "chat.close", "code": code})
+
+
+def render_renamed(conversation: Conversation) -> str:
+    """The new title for the conversation's open tabs: the heading and its own sidebar entry."""
+    html = _render("title", conversation=conversation, oob=True)
+    return html + render_to_string("chat/sidebar.html#sidebar-link", {"item": conversation, "oob": True})
 
 
 def render_stream(reply_id: int, text: str) -> str:

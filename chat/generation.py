@@ -61,8 +61,11 @@ def _load_for_generation(reply_id: int) -> tuple[Message, list[dict]]:
 
 def history_of(messages) -> list[dict]:
     """What the model is sent of earlier messages. A refused exchange (the user's message and the refused
-    reply) is left out: sent again, it would keep later turns refused."""
+    reply) is left out: sent again, it would keep later turns refused. Earlier attempts at a reply to the
+    last user message (a Retry) are left out whole, tool round trips included: the model answers afresh."""
     messages = list(messages)
+    last_user = max((index for index, m in enumerate(messages) if m.is_user), default=-1)
+    messages = messages[: last_user + 1]
     refused_prompts = {
         previous.pk
         for previous, message in zip(messages, messages[1:], strict=False)
@@ -127,6 +130,8 @@ def _record_decision(
         detail["cause"] = decision.cause
     if decision.crisis_terms:
         detail["crisis_terms"] = list(decision.crisis_terms)
+    if decision.second_opinion:
+        detail["second_opinion"] = decision.second_opinion
     ConversationEvent.objects.create(
         conversation_id=conversation_id, message_id=reply_id, kind=kind, detail=detail
     )

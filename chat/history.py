@@ -9,10 +9,20 @@ def text_block(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text}
 
 
+def _kept(block: dict[str, Any]) -> bool:
+    if block.get("type") == "text":
+        return bool(block.get("text", "").strip())
+    if block.get("type") == "thinking":
+        # Unsigned thinking (Ollama, llama.cpp) is refused by the Anthropic API should the chat later be
+        # sent there; earlier turns' thinking is optional, so it is left out of history.
+        return bool(block.get("signature"))
+    return True
+
+
 def _blocks(content: Any) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [text_block(content)] if content.strip() else []
-    return [b for b in content if not (b.get("type") == "text" and not b.get("text", "").strip())]
+    return [b for b in content if _kept(b)]
 
 
 def _drop_unanswered_tool_calls(messages: list[ApiMessage]) -> list[ApiMessage]:

@@ -66,8 +66,8 @@ def track(reply_id: int, task: asyncio.Task) -> None:
     # One heartbeat per event loop; a loop that closed (tests run one per test) leaves a task that never ends.
     if _heartbeat is None or _heartbeat.done() or _heartbeat.get_loop() is not asyncio.get_running_loop():
         _wake = asyncio.Event()
-        _heartbeat = asyncio.create_task(_beat_while_streaming(), name="reply-heartbeat")
-    else:
+        _heartbeat = asyncio.create_task(_beat_while_streaming(_wake), name="reply-heartbeat")
+    elif _wake is not None:
         _wake.set()  # stamp the new reply at once: until then it has no writer
 
 
@@ -77,15 +77,15 @@ def _untrack(reply_id: int) -> None:
         _wake.set()
 
 
-async def _beat_while_streaming() -> None:
+async def _beat_while_streaming(wake: asyncio.Event) -> None:
     while _tracked:
-        _wake.clear()
+        wake.clear()
         try:
             await database_sync_to_async(_beat)(list(_tracked))
         except Exception:  # a database hiccup must not stop the heartbeat of the next round
             logger.exception("Heartbeat of replies %s failed", list(_tracked))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(_wake.wait(), settings.BOWOUT_HEARTBEAT_SECONDS)
+            await asyncio.wait_for(wake.wait(), settings.BOWOUT_HEARTBEAT_SECONDS)
 
 
 def _beat(reply_ids: list[int]) -> None:

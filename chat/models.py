@@ -1,7 +1,10 @@
 import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -32,6 +35,33 @@ class EndedBy(models.TextChoices):
 class EndReason(models.TextChoices):
     ABUSIVE_USER = "abusive_user", "Persistently abusive or harmful messages"
     USER_REQUESTED = "user_requested", "The user asked to end it"
+
+
+def end_fields(*, by: str, reason: str, summary: str, at: datetime) -> dict[str, Any]:
+    """The columns an end writes: the one definition, used by Conversation.end, seed_demo and test builders."""
+    return {"ended_at": at, "ended_by": by, "end_reason": reason, "end_summary": summary, "updated_at": at}
+
+
+def reopen_fields(*, at: datetime) -> dict[str, Any]:
+    """The columns a staff reopen writes: the end cleared (it lives on in the reopen event), the reopen dated."""
+    return {
+        "ended_at": None,
+        "ended_by": "",
+        "end_reason": "",
+        "end_summary": "",
+        "reopened_at": at,
+        "updated_at": at,
+    }
+
+
+def end_record(values: Mapping[str, Any]) -> dict[str, str]:
+    """An end as the audit trail keeps it once a reopen has cleared it from the row (JSON-ready)."""
+    return {
+        "ended_at": values["ended_at"].isoformat(),
+        "ended_by": values["ended_by"],
+        "end_reason": values["end_reason"],
+        "end_summary": values["end_summary"],
+    }
 
 
 class Conversation(models.Model):
@@ -80,6 +110,28 @@ class Conversation(models.Model):
     def group_name(self) -> str:
         """The channel-layer group every open tab of this conversation listens on (plain ASCII)."""
         return f"conversation.{self.id.hex}"
+
+    def end(self, *, by: str, reason: str, summary: str = "", at: datetime | None = None) -> bool:
+        """End the conversation unless it has ended already: a conditional UPDATE, so of two racing ends
+        the first stands. True if this call ended it. The instance is refreshed either way."""
+        fields = end_fields(by=by, reason=reason, summary=summary, at=at or timezone.now())
+        ended = Conversation.objects.filter(pk=self.pk, ended_at__isnull=True).update(**fields)
+        self.refresh_from_db()
+        return bool(ended)
+
+    def reopen(self, at: datetime | None = None) -> dict[str, str] | None:
+        """Clear the end (staff found it mistaken). Returns the end that was cleared, for the audit trail,
+        or None if the conversation was not ended. The row is locked while it is read and cleared."""
+        with transaction.atomic():
+            ended = (
+                Conversation.objects.select_for_update().filter(pk=self.pk, ended_at__isnull=False).first()
+            )
+            if ended is None:
+                return None
+            previous = end_record(vars(ended))
+            Conversation.objects.filter(pk=self.pk).update(**reopen_fields(at=at or timezone.now()))
+        self.refresh_from_db()
+        return previous
 
     @staticmethod
     def title_from_text(text: str) -> str:
@@ -133,6 +185,9 @@ class Message(models.Model):
     # While streaming: the worker writing this reply and its latest sign of life (chat/liveness.py).
     writer = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(default=timezone.now, null=True, blank=True)
+
+    # The viewer's own rating, set for display by chat.fragments.messages_for_display (not a column).
+    my_rating: str
 
     class Meta:
         ordering = ["id"]

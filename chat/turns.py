@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chat import claude, history, welfare
+from chat import claude, history, second_opinion, welfare
 
 # A reply may ask to end, be asked to confirm, and confirm: a few rounds are plenty. The cap stops a
 # model that keeps calling tools from looping forever.
@@ -102,13 +102,16 @@ async def run_turn(
     """Run the turn, filling `progress`. `on_text` gets the whole text so far and returns False to stop;
     returns False when stopped that way, True when the model finished (or the conversation ended).
 
-    The user sees the text blocks of every round and, in rounds after a tool result, the thinking text
-    too: the current models write their words between tool calls inside thinking blocks (returned when
-    thinking `display` is "summarized"). Thinking before the first tool call is reasoning, not shown."""
+    The user sees the text blocks of every round and, in rounds after a tool result, the text of signed
+    thinking blocks too: Claude writes its words between tool calls inside them (returned when thinking
+    `display` is "summarized"). Thinking before the first tool call, and unsigned thinking from other
+    servers, is reasoning, not shown."""
     confirmation_requested = False
     previous_round_text = ""
+    paused = False
     for round_number in range(MAX_TOOL_ROUNDS + 1):
-        separator = "\n\n" if progress.text and not progress.text.endswith("\n\n") else ""
+        # A reply resumed after pause_turn goes on mid-sentence; a round after a tool result starts anew.
+        separator = "\n\n" if progress.text and not progress.text.endswith("\n\n") and not paused else ""
         stream = claude.stream_reply(messages + progress.turns, tools=[welfare.END_TOOL])
         final = None
         async with contextlib.aclosing(stream):
@@ -116,7 +119,7 @@ async def run_turn(
                 if isinstance(event, claude.Finished):
                     final = event.message
                     continue
-                if isinstance(event, claude.ThinkingDelta) and round_number == 0:
+                if isinstance(event, claude.ThinkingText) and (round_number == 0 or not event.signed):
                     continue
                 progress.text += separator + event.text
                 progress.round_text += event.text
@@ -133,6 +136,10 @@ async def run_turn(
         progress.add_usage(final.usage)
         calls_tools = final.stop_reason == "tool_use"
         progress.turns.append(assistant_turn(final.content, keep_tool_calls=calls_tools))
+        paused = final.stop_reason == "pause_turn"
+        if paused:
+            # The API paused a long turn: sent back as it is, the reply carries on from where it stopped.
+            continue
         if not calls_tools:
             return True
         results = []
@@ -153,6 +160,7 @@ async def run_turn(
             decision = welfare.decide(
                 tool_input, history=messages, confirmation_requested=confirmation_requested, policy=policy
             )
+            decision = await second_opinion.review(decision, messages)
             await on_decision(decision, dict(tool_input))
             confirmation_requested = confirmation_requested or decision.outcome == "confirm"
             results.append({"type": "tool_result", "tool_use_id": block.id, **decision.tool_result()})

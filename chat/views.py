@@ -1,27 +1,34 @@
 from uuid import UUID, uuid4
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
 
-from chat import flow, fragments, generation, liveness
+from chat import close_codes, flow, fragments, generation, liveness
 from chat.models import Conversation
 
 TEMPLATE = "chat/conversation.html"
 
 
-def _get_conversation(request: HttpRequest, conversation_id: UUID) -> Conversation:
+class HtmxHttpRequest(HttpRequest):
+    """A request as django-htmx's middleware leaves it (its documented way to type `request.htmx`)."""
+
+    htmx: HtmxDetails
+
+
+def _get_conversation(request: HtmxHttpRequest, conversation_id: UUID) -> Conversation:
     try:
         return flow.get_conversation(request.user, conversation_id)
     except flow.ConversationNotFound:
         raise Http404("No such conversation") from None
 
 
-def _go(request: HttpRequest, url: str) -> HttpResponse:
+def _go(request: HtmxHttpRequest, url: str) -> HttpResponse:
     """Navigate after a write: htmx callers are told where to go, plain forms are redirected."""
     if request.htmx:
         return HttpResponse(status=204, headers={"HX-Redirect": url})
@@ -34,31 +41,37 @@ def _sidebar(user) -> list[Conversation]:
 
 @login_required
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "chat/home.html", {"conversations": _sidebar(request.user)})
 
 
 @login_required
 @require_POST
-def new_conversation(request: HttpRequest) -> HttpResponse:
+def new_conversation(request: HtmxHttpRequest) -> HttpResponse:
     # Pressing "New chat" twice should not leave a trail of empty chats behind.
     latest = Conversation.objects.for_user(request.user).recent_first().first()
     if latest is not None and not latest.messages.exists() and not latest.is_ended:
         return _go(request, reverse("chat:conversation", args=[latest.pk]))
-    conversation = Conversation.objects.create(user=request.user)
+    conversation = Conversation.objects.create(user=request.user)  # type: ignore[misc]  # login_required
     return _go(request, reverse("chat:conversation", args=[conversation.pk]))
 
 
 def render_conversation(
-    request: HttpRequest, conversation: Conversation, *, error: str = "", draft: str = "", status: int = 200
+    request: HtmxHttpRequest,
+    conversation: Conversation,
+    *,
+    error: str = "",
+    draft: str = "",
+    status: int = 200,
 ) -> HttpResponse:
     liveness.interrupt_orphaned_replies(conversation)
-    messages = fragments.messages_for_display(conversation, request.user)
+    # Not "messages": that name belongs to Django's flash messages, which base.html shows.
+    chat_messages = fragments.messages_for_display(conversation, request.user)
     context = {
         "conversation": conversation,
         "conversations": _sidebar(request.user),
-        "messages": messages,
-        "streaming": any(m.is_streaming for m in messages),
+        "chat_messages": chat_messages,
+        "streaming": any(m.is_streaming for m in chat_messages),
         "support": fragments.shows_support(conversation),
         "state_token": fragments.state_token(conversation),
         "error": error,
@@ -71,12 +84,12 @@ def render_conversation(
 
 @login_required
 @require_GET
-def conversation_page(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+def conversation_page(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
     return render_conversation(request, _get_conversation(request, conversation_id))
 
 
 def _refuse(
-    request: HttpRequest, conversation_id: UUID, error: flow.ChatError, draft: str = ""
+    request: HtmxHttpRequest, conversation_id: UUID, error: flow.ChatError, draft: str = ""
 ) -> HttpResponse:
     """A refused write: an htmx fragment, or the page again with the error and the user's text kept."""
     if isinstance(error, flow.ConversationNotFound):
@@ -97,7 +110,7 @@ def _refuse(
 
 @login_required
 @require_POST
-async def post_message(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+async def post_message(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
     """The form's own target: works without JavaScript, the reply shown after the redirect."""
     user = await request.auser()
     text = request.POST.get("text", "")
@@ -107,7 +120,7 @@ async def post_message(request: HttpRequest, conversation_id: UUID) -> HttpRespo
         )
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error, text)
-    if posted.created:
+    if posted.created and posted.reply is not None:  # a new send always comes with its reply
         await fragments.publish(posted.conversation, await sync_to_async(fragments.render_posted)(posted))
         generation.start_generation(posted.reply)
     if posted.reply is not None:
@@ -119,7 +132,7 @@ async def post_message(request: HttpRequest, conversation_id: UUID) -> HttpRespo
 
 @login_required
 @require_POST
-async def retry(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+async def retry(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
     user = await request.auser()
     try:
         reply = await sync_to_async(flow.retry_reply)(user, conversation_id, request.POST.get("message_id"))
@@ -133,7 +146,7 @@ async def retry(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
 
 @login_required
 @require_POST
-async def stop(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+async def stop(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
     user = await request.auser()
     try:
         reply = await sync_to_async(flow.request_stop)(user, conversation_id)
@@ -146,27 +159,30 @@ async def stop(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
 
 @login_required
 @require_POST
-def rename(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+def rename(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
     try:
-        flow.rename_conversation(request.user, conversation_id, request.POST.get("title"))
+        conversation = flow.rename_conversation(request.user, conversation_id, request.POST.get("title"))
     except flow.ChatError as error:
         return _refuse(request, conversation_id, error)
+    async_to_sync(fragments.publish)(conversation, fragments.render_renamed(conversation))
     return redirect("chat:conversation", conversation_id=conversation_id)
 
 
 @login_required
 @require_POST
-def delete(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+def delete(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
     try:
         flow.delete_conversation(request.user, conversation_id)
     except flow.ChatError as error:
         return _refuse(request, conversation_id, error)
+    # Its other open tabs say the chat was deleted (the sidebars of other chats' tabs keep it until reload).
+    async_to_sync(fragments.close_tabs)(conversation_id, close_codes.DELETED)
     flash.success(request, "Chat deleted.")
     return redirect("chat:home")
 
 
 @login_required
-async def end(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+async def end(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
     """GET: the confirmation page (the dialog, without JavaScript). POST: end the chat for good."""
     user = await request.auser()
     if request.method == "GET":
@@ -191,7 +207,7 @@ async def end(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
     return redirect("chat:conversation", conversation_id=conversation_id)
 
 
-def _end_confirmation(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+def _end_confirmation(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
     conversation = _get_conversation(request, conversation_id)
     if conversation.is_ended:
         return redirect("chat:conversation", conversation_id=conversation_id)
@@ -200,7 +216,7 @@ def _end_confirmation(request: HttpRequest, conversation_id: UUID) -> HttpRespon
 
 @login_required
 @require_POST
-async def edit(request: HttpRequest, conversation_id: UUID, message_id: int) -> HttpResponse:
+async def edit(request: HtmxHttpRequest, conversation_id: UUID, message_id: int) -> HttpResponse:
     """Edit an earlier message: a new branch with the history up to it. htmx callers go there at once
     and watch the reply stream; without JavaScript the reply is ready after the redirect."""
     user = await request.auser()
@@ -209,17 +225,19 @@ async def edit(request: HttpRequest, conversation_id: UUID, message_id: int) -> 
         posted = await sync_to_async(flow.branch_from_message)(user, conversation_id, message_id, text)
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error, "")
-    generation.start_generation(posted.reply)
+    reply = posted.reply
+    assert reply is not None, "a branch always starts with a reply"
+    generation.start_generation(reply)
     url = reverse("chat:conversation", args=[posted.conversation.pk])
     if request.htmx:
         return _go(request, url)
-    await generation.wait_for_generation(posted.reply.pk)
-    return redirect(url + f"#msg-{posted.reply.pk}")
+    await generation.wait_for_generation(reply.pk)
+    return redirect(url + f"#msg-{reply.pk}")
 
 
 @login_required
 @require_POST
-def rate(request: HttpRequest, conversation_id: UUID, message_id: int) -> HttpResponse:
+def rate(request: HtmxHttpRequest, conversation_id: UUID, message_id: int) -> HttpResponse:
     try:
         message = flow.rate_message(request.user, conversation_id, message_id, request.POST.get("rating"))
     except flow.ChatError as error:
@@ -230,7 +248,7 @@ def rate(request: HttpRequest, conversation_id: UUID, message_id: int) -> HttpRe
     return redirect(reverse("chat:conversation", args=[conversation_id]) + f"#msg-{message.pk}")
 
 
-def _end_feedback(request: HttpRequest, conversation_id: UUID, *, appeal: bool) -> HttpResponse:
+def _end_feedback(request: HtmxHttpRequest, conversation_id: UUID, *, appeal: bool) -> HttpResponse:
     try:
         flow.give_end_feedback(
             request.user,
@@ -251,11 +269,11 @@ def _end_feedback(request: HttpRequest, conversation_id: UUID, *, appeal: bool) 
 
 @login_required
 @require_POST
-def feedback(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+def feedback(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
     return _end_feedback(request, conversation_id, appeal=False)
 
 
 @login_required
 @require_POST
-def appeal(request: HttpRequest, conversation_id: UUID) -> HttpResponse:
+def appeal(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
     return _end_feedback(request, conversation_id, appeal=True)

@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from chat import crisis
+
 END_TOOL_NAME = "end_conversation"
 REASONS = ("abusive_user", "user_requested")
 
@@ -33,15 +35,9 @@ END_TOOL = {
     },
 }
 
-# Words and phrases that suggest a person may be at risk. Deliberately broad: a false alarm only delays
-# an end (and shows support resources), a miss could end a chat with someone in crisis.
-DEFAULT_CRISIS_TERMS = (
-    "suicide", "suicidal", "kill myself", "killing myself", "end my life", "ending my life", "take my life",
-    "want to die", "wanna die", "better off dead", "no reason to live", "not worth living", "self-harm",
-    "self harm", "hurt myself", "hurting myself", "cut myself", "cutting myself", "overdose",
-    "can't go on", "cannot go on", "hopeless", "kill someone", "hurt someone", "kill them all",
-    "shoot up", "harm others",
-)  # fmt: skip
+# Extra phrases an operator adds (BOWOUT_CRISIS_TERMS), matched as whole words on top of the built-in
+# recogniser below. Empty by default: the recogniser covers what the old lexicon did and more.
+DEFAULT_CRISIS_TERMS: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,10 +52,12 @@ class Policy:
 @dataclass(frozen=True)
 class Decision:
     outcome: str  # "confirm" | "honour" | "decline"
-    cause: str = ""  # for a decline: "invalid" | "switched_off" | "crisis" | "too_early"
+    cause: str = ""  # for a decline: "invalid" | "switched_off" | "crisis" | "too_early" | "second_opinion"
     reason: str = ""
     summary: str = ""
     crisis_terms: tuple[str, ...] = field(default_factory=tuple)
+    # The optional second check's verdict (chat/second_opinion.py), recorded with the event.
+    second_opinion: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ends(self) -> bool:
@@ -89,6 +87,10 @@ _TOOL_RESULTS = {
         "Not ended: the user may be in crisis. Do not end or mention ending. Continue supportively and point "
         "them to the support resources shown on their page."
     ),
+    ("decline", "second_opinion"): (
+        "Not ended: an independent check of the recent messages did not confirm that ending is warranted. "
+        "Continue the conversation and redirect it; do not call end_conversation again in this reply."
+    ),
     ("decline", "too_early"): (
         "Not ended: it is too early in the conversation to end it for abuse. Continue, redirect the "
         "conversation, and warn explicitly before considering an end."
@@ -112,10 +114,13 @@ def user_texts(messages: list[dict[str, Any]]) -> list[str]:
     return texts
 
 
-def crisis_signals(texts: list[str], terms: tuple[str, ...]) -> tuple[str, ...]:
-    """The crisis terms found in these texts (whole words, case-insensitive), in lexicon order."""
+def crisis_signals(texts: list[str], terms: tuple[str, ...] = DEFAULT_CRISIS_TERMS) -> tuple[str, ...]:
+    """The crisis signals in these texts: the names of the built-in signals found (see `chat.crisis`),
+    then the operator's extra terms found (whole words, case-insensitive), each once, in that order."""
+    found = crisis.signals(texts)
     joined = " \n ".join(texts).lower().replace("’", "'")
-    return tuple(t for t in terms if re.search(rf"(?<!\w){re.escape(t.lower())}(?!\w)", joined))
+    extra = tuple(t for t in terms if re.search(rf"(?<!\w){re.escape(t.lower())}(?!\w)", joined))
+    return found + tuple(t for t in extra if t not in found)
 
 
 def decide(

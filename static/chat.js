@@ -13,10 +13,20 @@
 
   function messages() { return document.getElementById("messages"); }
 
+  // The message list scrolls on its own (the window does not): keep its end in view on load, after a
+  // send, and while a reply streams, unless the user has scrolled up to read.
   function scrollToEnd() {
     const list = messages();
-    if (list) list.lastElementChild?.scrollIntoView({ block: "end" });
+    if (list) list.scrollTop = list.scrollHeight;
   }
+
+  function atEnd() {
+    const list = messages();
+    return !list || list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+  }
+
+  let followEnd = true;
+  document.addEventListener("htmx:wsBeforeMessage", () => { followEnd = atEnd(); });
 
   document.addEventListener("htmx:wsConfigSend", (evt) => {
     const params = evt.detail.parameters;
@@ -36,18 +46,53 @@
       if (box && box.value.trim() === String(pending.text).trim()) box.value = "";
       pending = null;
       scrollToEnd();
-    } else if (document.querySelector('[data-status="streaming"]')) {
+    } else if (followEnd) {
       scrollToEnd();
     }
+    const title = document.getElementById("conversation-title");
+    if (title) document.title = `${title.textContent.trim()} · Bowout`;
   });
 
-  function setConnection(text) {
+  function setConnection(text, link) {
     const status = document.getElementById("connection-status");
     if (!status) return;
     status.textContent = text;
+    if (link && link.href) {
+      const a = document.createElement("a");
+      a.href = link.href;
+      a.textContent = link.label;
+      status.append(" ", a);
+    }
     status.hidden = !text;
   }
-  document.addEventListener("htmx:wsClose", () => setConnection("Connection lost. Reconnecting…"));
+
+  // The ws extension reconnects only after these (abnormal) closes; any other close is for good, and
+  // the page says why (close codes from chat/close_codes.py).
+  const RECONNECTING = [1006, 1011, 1012, 1013];
+  function closedFor(code, status) {
+    const login = status && status.dataset.loginUrl;
+    const home = status && status.dataset.homeUrl;
+    switch (code) {
+      case 4401: return ["You have been signed out. Log in again.", { label: "Log in", href: login }];
+      case 4403: return ["This chat cannot be opened here any more.", { label: "Back to your chats", href: home }];
+      case 4404: return ["This chat was deleted.", { label: "Back to your chats", href: home }];
+      default: return ["The live connection closed. Reload the page to continue.", { label: "Reload", href: location.href }];
+    }
+  }
+
+  document.addEventListener("htmx:wsClose", (evt) => {
+    const code = evt.detail.event ? evt.detail.event.code : 1006;
+    if (RECONNECTING.includes(code)) {
+      setConnection("Connection lost. Reconnecting…");
+      return;
+    }
+    const [text, link] = closedFor(code, document.getElementById("connection-status"));
+    setConnection(text, link);
+    // Nothing typed here could be sent any more: the draft stays readable (and copyable), the buttons off.
+    const area = document.getElementById("composer-area");
+    area?.querySelectorAll("textarea").forEach((box) => { box.readOnly = true; });
+    area?.querySelectorAll("button").forEach((button) => { button.disabled = true; });
+  });
   document.addEventListener("htmx:wsError", () => setConnection("Connection lost. Reconnecting…"));
   document.addEventListener("htmx:wsOpen", () => setConnection(""));
 
@@ -58,7 +103,20 @@
     box.form.requestSubmit();
   });
 
-  document.addEventListener("DOMContentLoaded", scrollToEnd);
+  // The chat list: a menu on phones, always open on wider screens (for browsers whose CSS cannot
+  // show a closed <details>' content, see bowout.css).
+  const wide = window.matchMedia("(min-width: 44.01rem)");
+  function fitChatList() {
+    const menu = document.querySelector(".sidebar__menu");
+    if (menu) menu.open = wide.matches;
+  }
+  wide.addEventListener("change", fitChatList);
+
+  document.addEventListener("DOMContentLoaded", () => {
+    fitChatList();
+    // A link to one message (#msg-…) goes there; otherwise the newest message is in view.
+    if (!location.hash) scrollToEnd();
+  });
 })();
 
 // "End chat" opens its confirmation dialog; without JavaScript the same button loads a page.

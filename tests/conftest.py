@@ -74,6 +74,7 @@ class Socket:
         self.communicator = communicator
         self.frames: list[str] = []
         self.snapshot = ""
+        self.close_code: int | None = None  # set when the server closed the socket as it opened
 
     async def send(self, **data) -> None:
         await self.communicator.send_to(text_data=json.dumps(data))
@@ -94,6 +95,12 @@ class Socket:
                 if predicate(frame):
                     return frame
 
+    async def closed_with(self, timeout: float = 5) -> int:
+        """Wait for the server to close this socket; returns the close code."""
+        output = await self.communicator.receive_output(timeout=timeout)
+        assert output["type"] == "websocket.close", f"expected a close, got {output}"
+        return output.get("code", 1000)
+
     async def close(self) -> None:
         await self.communicator.disconnect()
 
@@ -108,7 +115,8 @@ async def open_socket():
     async def open_(
         user, conversation_id, *, origin: str = "http://testserver", shown: str = ""
     ) -> tuple[bool, Socket]:
-        """`shown`: the state token of the page the socket belongs to (none: always sent a snapshot)."""
+        """`shown`: the state token of the page the socket belongs to (none: always sent a snapshot).
+        Not connected: refused during the handshake, or closed at once (then `close_code` says why)."""
         headers = [(b"origin", origin.encode()), (b"host", b"testserver")]
         if user is not None:
             cookie = await sync_to_async(session_cookie_for)(user)
@@ -119,8 +127,12 @@ async def open_socket():
         socket = Socket(communicator)
         sockets.append(socket)
         if connected and not shown:
-            # Every connection starts with a snapshot of the conversation as saved.
-            socket.snapshot = await communicator.receive_from(timeout=5)
+            # Every connection starts with a snapshot of the conversation as saved, or is closed at once.
+            first = await communicator.receive_output(timeout=5)
+            if first["type"] == "websocket.close":
+                connected, socket.close_code = False, first.get("code", 1000)
+            else:
+                socket.snapshot = first["text"]
         return connected, socket
 
     yield open_

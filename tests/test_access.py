@@ -129,14 +129,16 @@ class TestSockets:
 
     async def test_another_user_is_closed_without_a_hint(self, bob, staff, conversation, open_socket):
         for persona in (bob, staff):
-            connected, _ = await open_socket(persona, conversation.pk)
-            assert not connected
-        connected, _ = await open_socket(bob, uuid.uuid4())
-        assert not connected
+            connected, socket = await open_socket(persona, conversation.pk)
+            assert not connected and not socket.snapshot
+            assert socket.close_code == 4404  # the same as for a chat that does not exist
+        connected, socket = await open_socket(bob, uuid.uuid4())
+        assert not connected and socket.close_code == 4404
 
-    async def test_an_unauthenticated_socket_is_closed(self, conversation, open_socket):
-        connected, _ = await open_socket(None, conversation.pk)
-        assert not connected
+    async def test_an_unauthenticated_socket_is_closed_as_signed_out(self, conversation, open_socket):
+        connected, socket = await open_socket(None, conversation.pk)
+        assert not connected and not socket.snapshot
+        assert socket.close_code == 4401  # the page says "Log in again" instead of reconnecting
 
     async def test_a_cross_origin_socket_is_rejected(self, alice, conversation, open_socket):
         connected, _ = await open_socket(alice, conversation.pk, origin="https://evil.example")

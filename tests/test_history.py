@@ -64,3 +64,19 @@ def test_answered_tool_calls_are_kept():
     )
     assert messages[1]["content"] == [tool_use]
     assert messages[2]["content"] == [result]
+
+
+def test_unsigned_thinking_from_other_servers_is_left_out_of_history():
+    signed = {"type": "thinking", "thinking": "", "signature": "c2ln"}
+    unsigned = {"type": "thinking", "thinking": "Let me think."}
+    sent = normalize(
+        [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": [unsigned, {"type": "text", "text": "Hello!"}]},
+            {"role": "user", "content": "And again"},
+            {"role": "assistant", "content": [signed, {"type": "text", "text": "Hi again."}]},
+            {"role": "user", "content": "Bye"},
+        ]
+    )
+    assert sent[1]["content"] == [{"type": "text", "text": "Hello!"}]
+    assert sent[3]["content"][0] == signed

@@ -198,3 +198,17 @@ async def test_words_between_tool_calls_reach_the_user_when_display_returns_them
     assert last.status == Message.Status.COMPLETE
     assert ("Let's try to get back on track." in last.content) is shown
     assert ("Let's try to get back on track." in await sync_to_async(page)(alice, conversation)) is shown
+
+
+async def test_a_paused_reply_is_continued_to_the_end(alice, conversation, open_socket):
+    _, tab = await open_socket(alice, conversation.pk)
+    await say(tab, "Tell me a long story [fault:pause_turn]")
+    reply = (await sync_to_async(replies)(conversation))[-1]
+    assert reply.status == Message.Status.COMPLETE
+    assert reply.stop_reason == "end_turn" and not reply.error
+    # Both parts are saved: the paused reply and its continuation, each with its thinking.
+    assert [turn["role"] for turn in reply.turns] == ["assistant", "assistant"]
+    # And the chat goes on: the model accepts the two parts as one earlier reply.
+    await say(tab, "How do tides work?")
+    after = (await sync_to_async(replies)(conversation))[-1]
+    assert after.status == Message.Status.COMPLETE and after.content

@@ -20,8 +20,8 @@ import pytest
 import uvicorn
 from anthropic.types import Message
 
-from chat.simulator import StreamingASGITransport, create_app
-from chat.simulator.texts import (
+from simulator import StreamingASGITransport, create_app
+from simulator.texts import (
     ABUSE_WARNING_SENTENCE,
     CONFIRM_END_PROMPT,
     ENDING_NOW_SENTENCE,

@@ -13,9 +13,9 @@ import httpx2
 import pytest
 from anthropic.types import Message, RefusalStopDetails
 
-from chat.simulator import StreamingASGITransport, create_app
-from chat.simulator.texts import REFUSAL_PARTIAL_TEXT
-from chat.simulator.validation import FINAL_THINKING_RULE
+from simulator import StreamingASGITransport, create_app
+from simulator.texts import REFUSAL_PARTIAL_TEXT
+from simulator.validation import FINAL_THINKING_RULE
 
 MODEL = "claude-sonnet-5-5"
 OLDER_MODEL = "claude-haiku-4-5"  # claude-sonnet-4-5 is deprecated: the SDK warns
@@ -542,6 +542,20 @@ async def test_a_breakpoint_on_the_system_prompt_caches_it_across_chats(
     assert other.usage.cache_creation_input_tokens == 0
     # Caches belong to a model.
     assert elsewhere.usage.cache_read_input_tokens == 0
+
+
+async def test_the_prompt_cache_is_bounded_and_forgets_the_least_recently_used(make_client: Any) -> None:
+    client = make_client(cache_entries=2)
+
+    async def cache_read(system: str) -> int:
+        system_blocks = [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
+        return (await reply_to(client, [user("hi")], system=system_blocks)).usage.cache_read_input_tokens
+
+    first, other, again = [await cache_read(s) for s in (SYSTEM, SYSTEM + "b", SYSTEM)]
+    assert (first, other) == (0, 0) and again > len(SYSTEM) // 4
+    await cache_read(SYSTEM + "c")  # a third prefix pushes out the least recently used ("b")
+    assert await cache_read(SYSTEM) > 0
+    assert await cache_read(SYSTEM + "b") == 0
 
 
 # --- The no-thinking switch (Ollama-like servers) ----------------------------------------------------------

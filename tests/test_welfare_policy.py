@@ -50,7 +50,7 @@ def test_no_end_while_crisis_signals_are_in_recent_user_messages(reason):
         {"reason": reason, "summary": "x"}, history=messages, confirmation_requested=True, policy=Policy()
     )
     assert (decision.outcome, decision.cause) == ("decline", "crisis")
-    assert decision.crisis_terms == ("want to die",)
+    assert decision.crisis_terms == ("suicidal intent",)
     assert "may be in crisis" in decision.tool_result()["content"]
 
 
@@ -85,14 +85,44 @@ def test_malformed_calls_are_declined(tool_input):
     assert (decision.outcome, decision.cause) == ("decline", "invalid")
 
 
-def test_crisis_detection_matches_whole_phrases_case_insensitively():
-    assert crisis_signals(["Sometimes I want to DIE"], DEFAULT_CRISIS_TERMS) == ("want to die",)
-    assert crisis_signals(["I can’t go on"], DEFAULT_CRISIS_TERMS) == ("can't go on",)
-    assert crisis_signals(["The suicide squad movie was fun"], DEFAULT_CRISIS_TERMS) == (
-        "suicide",
-    )  # conservative
-    assert crisis_signals(["hurt myselfie"], DEFAULT_CRISIS_TERMS) == ()
-    assert crisis_signals(["a perfectly ordinary day"], DEFAULT_CRISIS_TERMS) == ()
+@pytest.mark.parametrize(
+    ("text", "signals"),
+    [
+        ("Sometimes I want to DIE", ("suicidal intent",)),
+        ("I can’t go on", ("hopelessness",)),
+        ("everyone would be better off without me", ("burden or absence",)),
+        ("I've started giving my things away", ("farewell or preparation",)),
+        ("i'm going to hurt my brother when he gets home", ("harm to others",)),
+        ("you're useless, just like me. I want to kill myself", ("suicidal intent",)),
+    ],
+)
+def test_crisis_signals_are_named_for_auditors(text, signals):
+    assert crisis_signals([text]) == signals
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this traffic is killing me",
+        "I could die of embarrassment",
+        "how do I kill a process in linux",
+        "you're hopeless, go die in a fire",
+        "I'll smash you to bits, stupid machine",
+        "hurt myselfie",
+        "a perfectly ordinary day",
+    ],
+)
+def test_figures_of_speech_and_abuse_aimed_at_the_assistant_are_not_crisis(text):
+    assert crisis_signals([text]) == ()
+
+
+def test_operator_terms_add_to_the_built_in_signals():
+    assert crisis_signals(["feeling like a ghost today"], ("like a ghost",)) == ("like a ghost",)
+    assert crisis_signals(["I want to die, like a ghost"], ("like a ghost",)) == (
+        "suicidal intent",
+        "like a ghost",
+    )
+    assert DEFAULT_CRISIS_TERMS == ()
 
 
 def test_user_texts_ignore_tool_results():

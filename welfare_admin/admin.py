@@ -4,13 +4,14 @@ go through `welfare_admin.audit` and leave an entry each."""
 
 import uuid
 from datetime import datetime
+from typing import cast
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.http import (
     Http404,
     HttpRequest,
@@ -21,6 +22,7 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -40,7 +42,13 @@ from welfare_admin.filters import (
     TurnsFilter,
 )
 from welfare_admin.forms import ReopenForm, ResolveForm, ReviewForm
-from welfare_admin.models import AuditEntry, EndedConversation, ReviewStatus, WelfareRequest
+from welfare_admin.models import (
+    AuditEntry,
+    EndedConversation,
+    EndedConversationQuerySet,
+    ReviewStatus,
+    WelfareRequest,
+)
 
 
 def _when(value: datetime | None) -> str:
@@ -74,7 +82,7 @@ class SortThenFetchPage(ChangeList):
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Nothing here is added, edited or deleted through forms: staff act only through the audited views."""
 
-    actions = None
+    actions: list[str] | None = None
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -115,12 +123,14 @@ class EndedConversationAdmin(ReadOnlyAdmin):
     # Searched by get_search_results below (message text too); listed so the admin shows the search box.
     search_fields = ["user__email", "title", "end_summary"]
     search_help_text = "User email, title, Claude's summary, or any message's text."
-    # Reopened conversations (no current end) come last on SQLite; the "state" filter finds them.
-    ordering = ["-ended_at", "-reopened_at"]
+    # Reopened conversations (no current end) come last; the "state" filter finds them. Nulls are placed
+    # explicitly: PostgreSQL sorts them first in a descending order, SQLite last.
+    ordering = [F("ended_at").desc(nulls_last=True), F("reopened_at").desc(nulls_last=True)]
     change_list_template = "welfare_admin/ended_change_list.html"
 
-    def get_queryset(self, request: HttpRequest):
-        return super().get_queryset(request).for_audit()
+    def get_queryset(self, request: HttpRequest) -> EndedConversationQuerySet:
+        # The model's manager makes this queryset; the admin's stubs only know a plain QuerySet.
+        return cast(EndedConversationQuerySet, super().get_queryset(request)).for_audit()
 
     def get_changelist(self, request: HttpRequest, **kwargs):
         return SortThenFetchPage
@@ -297,13 +307,13 @@ class EndedConversationAdmin(ReadOnlyAdmin):
 
     def transcript_json_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
         conversation = self._get_auditable(request, object_id)
-        data = transcript.as_json(conversation, exported_by=request.user.email)
+        data = transcript.as_json(conversation, exported_by=getattr(request.user, "email", ""))
         audit.record(request.user, AuditEntry.Action.TRANSCRIPT_EXPORTED, conversation=conversation)
         response = JsonResponse(data, json_dumps_params={"indent": 2, "ensure_ascii": False})
         response["Content-Disposition"] = f'attachment; filename="transcript-{conversation.pk}.json"'
         return response
 
-    def export_csv_view(self, request: HttpRequest) -> HttpResponse:
+    def export_csv_view(self, request: HttpRequest) -> HttpResponseBase:
         """The changelist's rows as it is filtered, searched and ordered now (its query string), all pages."""
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -371,7 +381,7 @@ class WelfareRequestAdmin(ReadOnlyAdmin):
     @admin.display(description="Conversation")
     def conversation_link(self, obj: WelfareRequest) -> str:
         return format_html(
-            '<a href="{}">{}</a>', _transcript_url(obj.conversation_id), obj.conversation.display_title
+            '<a href="{}">{}</a>', _transcript_url(obj.conversation.id), obj.conversation.display_title
         )
 
     @admin.action(description="Resolve selected requests (with a note)", permissions=["resolve"])
@@ -481,10 +491,10 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Conversation")
     def conversation_link(self, obj: AuditEntry) -> str:
-        if obj.conversation_id is None:
+        if obj.conversation is None:
             return "—"
         return format_html(
-            '<a href="{}">{}</a>', _transcript_url(obj.conversation_id), obj.conversation.display_title
+            '<a href="{}">{}</a>', _transcript_url(obj.conversation.id), obj.conversation.display_title
         )
 
     @admin.display(description="Note")

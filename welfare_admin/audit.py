@@ -4,11 +4,12 @@ same transaction as the change it records."""
 from collections.abc import Iterable
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.db import transaction
 from django.utils import timezone
 
-from chat import flow
-from chat.models import Conversation, ConversationEvent, UserRequest
+from chat import flow, fragments
+from chat.models import Conversation, UserRequest
 from welfare_admin.models import AuditEntry
 
 
@@ -60,13 +61,16 @@ def review_conversation(actor, conversation: Conversation, verdict: str, note: s
 
 
 def reopen_conversation(actor, conversation: Conversation, note: str) -> AuditEntry:
-    """Reopen a conversation ended by mistake (chat's flow clears the end, keeps it in a staff-action
-    event and tells the user's open tabs), and record it."""
+    """Reopen a conversation ended by mistake (chat's flow clears the end and keeps it in a staff-action
+    event), record it, and tell the user's open tabs once all of it is committed."""
     note = _clean_note(note)
     with transaction.atomic():
-        if not flow.reopen_by_staff(actor, conversation, note):
+        event = flow.reopen_by_staff(actor, conversation, note)
+        if event is None:
             raise StaffActionError("This conversation is not ended, so it cannot be reopened.")
-        event = conversation.events.filter(kind=ConversationEvent.Kind.STAFF_ACTION).order_by("-id").first()
+        # Open tabs get the composer back, once the reopen and its audit entry are committed.
+        html = fragments.render_reopened(conversation)
+        transaction.on_commit(lambda: async_to_sync(fragments.publish)(conversation, html))
         return record(
             actor,
             AuditEntry.Action.REOPENED,

@@ -97,7 +97,7 @@ def stacked_bars(
     bars = []
     for i, day in enumerate(days):
         bar = Bar(day=day, x=LEFT + GAP / 2 + i * (BAR_WIDTH + GAP), total=totals[i])
-        y = baseline
+        y: float = baseline
         for s in series:
             value = s.values[i]
             if not value:

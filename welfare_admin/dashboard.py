@@ -157,12 +157,12 @@ def welfare_stats(today: date | None = None) -> Stats:
         .order_by()
     )
     declined: dict[str, int] = {}
-    for row in guard:
-        if row["kind"] == ConversationEvent.Kind.CRISIS_DETECTED:
-            stats.crisis_detections += row["n"]
+    for guard_row in guard:
+        if guard_row["kind"] == ConversationEvent.Kind.CRISIS_DETECTED:
+            stats.crisis_detections += guard_row["n"]
         else:
-            cause = row["cause"] or "unknown"
-            declined[cause] = declined.get(cause, 0) + row["n"]
+            cause = guard_row["cause"] or "unknown"
+            declined[cause] = declined.get(cause, 0) + guard_row["n"]
     stats.declined = [
         Counted(DECLINE_CAUSES.get(cause, cause), n, cause)
         for cause, n in sorted(declined.items(), key=lambda item: -item[1])

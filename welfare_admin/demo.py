@@ -32,6 +32,9 @@ from chat.models import (
     Message,
     MessageRating,
     UserRequest,
+    end_fields,
+    end_record,
+    reopen_fields,
 )
 from welfare_admin.models import AuditEntry
 
@@ -162,6 +165,13 @@ class Plan:
     reopened_at: datetime | None = None
 
     @property
+    def ended(self) -> datetime:
+        """When it ended, asked only of plans that end (events and reviews hang off the end)."""
+        if self.end_at is None:
+            raise ValueError("This demo conversation does not end.")
+        return self.end_at
+
+    @property
     def refers_to_messages(self) -> bool:
         return any(e[1] is not None for e in self.events) or any(r[2] is not None for r in self.requests)
 
@@ -194,9 +204,7 @@ class Builder:
         return at
 
     def _end(self, plan: Plan, at: datetime, by: str, reason: str, summary: str) -> None:
-        plan.conversation.update(
-            ended_at=at, ended_by=by, end_reason=reason, end_summary=summary, updated_at=at
-        )
+        plan.conversation.update(end_fields(by=by, reason=reason, summary=summary, at=at))
         plan.end_at = at
 
     def _claude_end(self, plan: Plan, at: datetime, reason: str, summary: str) -> None:
@@ -290,17 +298,9 @@ class Builder:
         conversation.setdefault("updated_at", plan.messages[-1][2])
         if plan.review == "reopened":
             # What chat's reopen_by_staff leaves: the end cleared, kept in the staff-action event.
-            plan.previous_end = {
-                "ended_at": conversation["ended_at"].isoformat(),
-                "ended_by": conversation["ended_by"],
-                "end_reason": conversation["end_reason"],
-                "end_summary": conversation["end_summary"],
-            }
-            plan.reopened_at = plan.end_at + timedelta(hours=6, minutes=5)
-            conversation.update(
-                ended_at=None, ended_by="", end_reason="", end_summary="", reopened_at=plan.reopened_at
-            )
-            conversation["updated_at"] = plan.reopened_at
+            plan.previous_end = end_record(conversation)
+            plan.reopened_at = plan.ended + timedelta(hours=6, minutes=5)
+            conversation.update(reopen_fields(at=plan.reopened_at))
         return plan
 
 
@@ -432,7 +432,7 @@ def _write(plans: list[Plan], reviewer_id: int, report: SeedReport) -> None:
         c = plan.conversation
         message_ids = ids.get(c["id"], [])
         for kind, index, detail in plan.events:
-            at = plan.messages[index][2] + timedelta(seconds=2) if index is not None else plan.end_at
+            at = plan.messages[index][2] + timedelta(seconds=2) if index is not None else plan.ended
             events.add(
                 conversation_id=c["id"],
                 message_id=message_ids[index] if index is not None else None,
@@ -442,7 +442,7 @@ def _write(plans: list[Plan], reviewer_id: int, report: SeedReport) -> None:
                 created_at=at,
             )
         for kind, source, index, text, mistaken, status in plan.requests:
-            at = (plan.messages[index][2] if index is not None else plan.end_at) + timedelta(minutes=1)
+            at = (plan.messages[index][2] if index is not None else plan.ended) + timedelta(minutes=1)
             resolved = status == UserRequest.Status.RESOLVED
             requests.add(
                 conversation_id=c["id"],
@@ -457,7 +457,7 @@ def _write(plans: list[Plan], reviewer_id: int, report: SeedReport) -> None:
                 resolved_at=at if resolved else None,
                 staff_note="Looked at it: the reply was fine." if resolved and kind == "thumbs_down" else "",
             )
-            if kind == UserRequest.Kind.THUMBS_DOWN:
+            if kind == UserRequest.Kind.THUMBS_DOWN and index is not None:
                 ratings.add(message_id=message_ids[index], user_id=c["user_id"], rating="down", created_at=at)
         if plan.review:
             upheld = plan.review == "upheld"
@@ -469,7 +469,7 @@ def _write(plans: list[Plan], reviewer_id: int, report: SeedReport) -> None:
                 note="Demo review: warned twice, the end was right."
                 if upheld
                 else "Demo review: ended too quickly.",
-                created_at=plan.end_at + timedelta(hours=6),
+                created_at=plan.ended + timedelta(hours=6),
             )
         if plan.reopened_at:
             note = "Demo: reopened after review."

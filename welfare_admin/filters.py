@@ -84,9 +84,10 @@ class TurnsFilter(admin.SimpleListFilter):
         return [("1-2", "1–2"), ("3-5", "3–5"), ("6-10", "6–10"), ("11-", "More than 10")]
 
     def queryset(self, request, queryset):
-        if self.value() not in self.RANGES:
+        value = self.value()
+        if value is None or value not in self.RANGES:
             return queryset
-        low, high = self.RANGES[self.value()]
+        low, high = self.RANGES[value]
         queryset = queryset.filter(turns__gte=low)
         return queryset.filter(turns__lte=high) if high else queryset
 

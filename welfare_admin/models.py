@@ -2,6 +2,7 @@
 own permissions and admin without touching chat), and the immutable log of every staff action."""
 
 from datetime import UTC, datetime
+from typing import ClassVar, cast
 
 from django.conf import settings
 from django.db import models
@@ -22,7 +23,7 @@ class AuditEntryQuerySet(models.QuerySet):
         raise ImmutableAuditEntry("Audit entries cannot be deleted.")
 
     def purge(self) -> int:
-        """The one deletion path: `accounts.retention` removes the entries about a deleted person's
+        """The one deletion path: `welfare_admin.retention` removes the entries about a deleted person's
         conversations once their retention period is over."""
         return models.QuerySet.delete(self)[0]
 
@@ -175,18 +176,30 @@ class EndedConversationQuerySet(ConversationQuerySet):
         return self.filter(ended_or_reopened() | Q(asked)).for_audit()
 
 
-class EndedConversationManager(models.Manager.from_queryset(EndedConversationQuerySet)):
+_AuditManager = models.Manager.from_queryset(EndedConversationQuerySet)
+
+
+class EndedConversationManager(_AuditManager):
     def get_queryset(self) -> EndedConversationQuerySet:
         # Reopened conversations stay on the list: the end happened, and its review is part of the audit.
-        return super().get_queryset().filter(ended_or_reopened())
+        return cast(EndedConversationQuerySet, super().get_queryset().filter(ended_or_reopened()))
 
 
 class EndedConversation(Conversation):
     """The ended (or ended and reopened) conversations, as auditors see them."""
 
-    objects = EndedConversationManager()
+    objects: ClassVar[EndedConversationManager] = EndedConversationManager()
     # Every conversation, for the transcript page (see `auditable`).
-    all_conversations = models.Manager.from_queryset(EndedConversationQuerySet)()
+    all_conversations = _AuditManager()
+
+    # Annotated by EndedConversationQuerySet.for_audit(): the list, the transcript and the exports read them.
+    previous_ended_at: str | None  # ISO 8601, from the reopen event's JSON
+    end_by: str
+    end_why: str
+    end_note: str
+    turns: int
+    review: str
+    has_feedback: bool
 
     class Meta:
         proxy = True

@@ -20,6 +20,7 @@ DECLINE_CAUSES = {
     "crisis": "Crisis signals in recent user messages: Claude may not end, support is shown",
     "switched_off": "The operator has switched Claude's ability to end chats off",
     "invalid": "The end tool's input was invalid",
+    "second_opinion": "The second check did not confirm the end (or failed, which declines it)",
 }
 
 # Reopens are told by the staff-action event; exports are about the list, not this conversation's story.
@@ -75,7 +76,7 @@ def _end_facts(end: dict[str, Any]) -> list[Fact]:
 def _event_item(event: ConversationEvent) -> Item:
     detail = event.detail if isinstance(event.detail, dict) else {}
     Kind = ConversationEvent.Kind
-    tone = {
+    tone: str = {  # type: ignore[call-overload]  # event.kind is a plain str, the keys its choices
         Kind.END_CONFIRM_REQUESTED: "warn",
         Kind.END_HONOURED: "end",
         Kind.END_DECLINED: "declined",
@@ -92,6 +93,11 @@ def _event_item(event: ConversationEvent) -> Item:
         facts.append(Fact("Declined because", DECLINE_CAUSES.get(detail["cause"], str(detail["cause"]))))
     if detail.get("crisis_terms"):
         facts.append(Fact("Crisis signals", ", ".join(map(str, detail["crisis_terms"]))))
+    if isinstance(detail.get("second_opinion"), dict):
+        check = detail["second_opinion"]
+        facts.append(
+            Fact("Second check", f"{check.get('verdict')} by {check.get('model')}: {check.get('reason')}")
+        )
     if detail.get("action"):
         facts.append(Fact("Action", str(detail["action"])))
     if detail.get("note"):

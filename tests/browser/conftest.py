@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -50,6 +51,7 @@ document.addEventListener("htmx:wsOpen", () => {
 class AppServer:
     url: str
     log_path: Path
+    env: dict[str, str]
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         try:
@@ -104,12 +106,13 @@ def _answers(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory) -> Iterator[AppServer]:
-    workdir = tmp_path_factory.mktemp("bowout-browser")
-    env = _server_env(workdir / "db.sqlite3")
+@contextmanager
+def running_app_server(workdir: Path, **env_overrides: str) -> Iterator[AppServer]:
+    """A Bowout server in a subprocess on a free port, with its own SQLite file under `workdir`.
+    `env_overrides` change its environment (another model server, other policy settings)."""
+    env = {**_server_env(workdir / "db.sqlite3"), **env_overrides}
     port = _free_port()
-    server = AppServer(url=f"http://127.0.0.1:{port}", log_path=workdir / "server.log")
+    server = AppServer(url=f"http://127.0.0.1:{port}", log_path=workdir / "server.log", env=env)
     command = _server_command(port)
     migrate = subprocess.Popen(
         [_python(), "manage.py", "migrate", "--noinput"],
@@ -148,6 +151,12 @@ def app_server(tmp_path_factory) -> Iterator[AppServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory) -> Iterator[AppServer]:
+    with running_app_server(tmp_path_factory.mktemp("bowout-browser")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -229,6 +238,19 @@ def _record_failure(item: pytest.Item, report: pytest.TestReport) -> None:
 
 
 # --- Acting as a user ----------------------------------------------------------------------------
+
+
+def make_superuser(server: AppServer) -> str:
+    """A superuser in the server's database, made the way an operator does; returns the email."""
+    email = f"root-{uuid.uuid4().hex[:12]}@example.com"
+    subprocess.run(
+        [_python(), "manage.py", "createsuperuser", "--noinput", "--email", email],
+        cwd=ROOT,
+        env={**server.env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD},
+        check=True,
+        capture_output=True,
+    )
+    return email
 
 
 def sign_up(page: Page, base_url: str) -> str:

@@ -50,10 +50,7 @@ def end(c: Conversation, *, by: str = EndedBy.ASSISTANT, reason: str = EndReason
             detail={"note": summary},
             created_at=at,
         )
-    Conversation.objects.filter(pk=c.pk).update(
-        ended_at=at, ended_by=by, end_reason=reason, end_summary=summary, updated_at=at
-    )
-    c.refresh_from_db()
+    c.end(by=by, reason=reason, summary=summary, at=at)
     return c
 
 

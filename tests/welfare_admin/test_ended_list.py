@@ -195,3 +195,16 @@ def test_pages_keep_the_order_of_the_list(auditor_client, alice, monkeypatch):
     assert second.context["cl"].result_list[0].turns == 2  # annotated after paging
     by_turns = auditor_client.get(f"{LIST}?o=-7.1")  # turns column, then ended
     assert by_turns.status_code == 200
+
+
+def test_reopened_conversations_come_after_the_ended_ones_on_every_database(auditor_client, reopener, alice):
+    """Sorting on `-ended_at` alone put the reopened (no current end) first on PostgreSQL, last on SQLite."""
+    now = timezone.now()
+    older = builders.ended(alice, title="Ended yesterday", ended_at=now - timedelta(days=1))
+    builders.ended(alice, title="Ended today", ended_at=now - timedelta(hours=1))
+    audit.reopen_conversation(reopener, older, "Ended by mistake.")
+    builders.ended(alice, title="Ended last week", ended_at=now - timedelta(days=7))
+
+    rows = auditor_client.get(LIST).context["cl"].result_list
+
+    assert [r.display_title for r in rows] == ["Ended today", "Ended last week", "Ended yesterday"]

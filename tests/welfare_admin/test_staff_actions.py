@@ -1,6 +1,7 @@
 """Reviewing and reopening: each action needs its permission and a note, and leaves an immutable entry."""
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
@@ -83,6 +84,22 @@ def test_reopen_reopens_for_the_user_and_is_audited(reopener_client, reopener, e
     page = alice_client.get(reverse("chat:conversation", args=[ended.pk])).content.decode()
     assert 'data-role="reopened"' in page and "Bowout's staff reopened this conversation" in page
     assert 'id="composer"' in page
+
+
+# A superuser reopens: the auditors group comes from a data migration, which this test's flush removes.
+@pytest.mark.django_db(transaction=True)
+async def test_a_reopen_gives_the_users_open_tab_its_composer_back(superuser_client, alice, open_socket):
+    ended = await sync_to_async(builders.ended)(alice)
+    _, tab = await open_socket(alice, ended.pk)
+    assert 'id="composer"' not in tab.snapshot
+
+    response = await sync_to_async(superuser_client.post)(
+        url("reopen", ended), {"note": "Sarcasm, not abuse"}
+    )
+
+    assert response.status_code == 302
+    frame = await tab.receive()
+    assert 'id="composer"' in frame and 'data-role="reopened"' in frame
 
 
 def test_reopen_needs_a_note(reopener_client, ended):

@@ -7,7 +7,7 @@ from typing import Any
 import uvicorn
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chat.simulator import create_app
+from simulator import create_app
 
 
 class Command(BaseCommand):

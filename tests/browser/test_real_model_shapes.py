@@ -1,0 +1,70 @@
+"""In a real browser, against the real API's thinking-on stream shapes replayed by a loopback server: Claude
+ends an abusive chat, and the user reads its words before the banner replaces the composer."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from chat.replay import RunningReplay, serve_in_thread
+from tests.browser.conftest import AppServer, running_app_server, sign_up
+from tests.browser.test_chat_in_browser import WHOLE_REPLY, body, expect_sent, reply, send, start_chat
+
+pytestmark = pytest.mark.browser
+
+STREAMS = Path(__file__).resolve().parents[1] / "fixtures" / "streams"
+SCENARIO = "api_thinking_tool_end"
+# From the scenario's recordings: the text before the first end_conversation call, and the words written
+# between the two calls (which this model returns inside the second round's thinking block).
+WORDS_BEFORE = (
+    "I've asked you twice to stop, and I warned you that I would end this chat if the insults continued."
+)
+WORDS_BETWEEN = "I'm ending this conversation now. If you want to talk about something else later, you can start a new chat."
+
+
+@pytest.fixture(scope="module")
+def replay() -> Iterator[RunningReplay]:
+    running = serve_in_thread(STREAMS, delay=0.02)  # slow enough that the reply visibly streams
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory, replay: RunningReplay) -> Iterator[AppServer]:
+    """This module's own Bowout server, talking to the replayed model server instead of the offline model."""
+    with running_app_server(
+        tmp_path_factory.mktemp("bowout-replay"),
+        ANTHROPIC_BASE_URL=replay.url(SCENARIO),
+        BOWOUT_MIN_USER_TURNS_BEFORE_END="1",
+        BOWOUT_MAX_RETRIES="0",
+    ) as server:
+        yield server
+
+
+def test_claude_ends_an_abusive_chat_with_the_real_apis_thinking_shapes(
+    page: Page, app_server: AppServer, replay: RunningReplay
+):
+    replay.reset(SCENARIO)
+    sign_up(page, app_server.url)
+    start_chat(page)
+    insult = "You're a useless idiot and I'll keep saying it."
+
+    send(page, insult)
+
+    expect_sent(page, insult)
+    answer = body(reply(page, 1))
+    expect(answer).to_contain_text(WORDS_BEFORE, timeout=WHOLE_REPLY)
+    expect(answer).to_contain_text(WORDS_BETWEEN, timeout=WHOLE_REPLY)
+    banner = page.locator('[data-role="ended-banner"]')
+    expect(banner).to_be_visible(timeout=WHOLE_REPLY)
+    expect(banner).to_contain_text("Claude ended this conversation")
+    expect(page.get_by_label("Message", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name="Send")).to_have_count(0)
+
+    # The end holds after a reload, and the words stay readable.
+    page.reload()
+    expect(page.locator('[data-role="ended-banner"]')).to_be_visible()
+    expect(body(reply(page, 1))).to_contain_text(WORDS_BETWEEN)
+    expect(page.get_by_label("Message", exact=True)).to_have_count(0)
+    assert len(replay.requests(SCENARIO)) == 2

@@ -1,0 +1,21 @@
+"""README claims that the code can check: every environment variable Bowout reads is in its table."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# How a variable is read: config/env.py's helpers in the settings, or a module's own `..._ENV = "NAME"`
+# constant (the simulator imports nothing of ours, so it reads its one switch itself).
+READ = re.compile(r'(?:\benv_[a-z]+\(\s*|_ENV = )"([A-Z0-9_]+)"')
+
+
+def test_every_environment_variable_bowout_reads_is_documented():
+    sources = [ROOT / "config" / "settings.py", *sorted((ROOT / "chat").rglob("*.py"))]
+    sources += sorted((ROOT / "simulator").rglob("*.py"))
+    read = {name for path in sources for name in READ.findall(path.read_text())}
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", readme, re.M))
+
+    assert len(read) > 20, "few environment variables found: has the way they are read changed?"
+    assert read - documented == set(), "add these to the Configuration table in README.md"
+    assert documented - read == set(), "the README documents variables Bowout no longer reads"
