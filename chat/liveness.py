@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from chat.markdown import render_markdown
 from chat.models import Conversation, Message
 
 logger = logging.getLogger("bowout.chat")
@@ -113,9 +114,13 @@ async def drain(seconds: float) -> None:
 
 
 def _interrupt_own_replies() -> None:
-    Message.objects.filter(status=Message.Status.STREAMING, writer=worker_id()).update(
-        status=Message.Status.INTERRUPTED, error=Message.WRITER_GONE_ERROR, updated_at=timezone.now()
-    )
+    for reply in Message.objects.filter(status=Message.Status.STREAMING, writer=worker_id()):
+        Message.objects.filter(pk=reply.pk, status=Message.Status.STREAMING).update(
+            status=Message.Status.INTERRUPTED,
+            error=Message.WRITER_GONE_ERROR,
+            content_html=render_markdown(reply.content),
+            updated_at=timezone.now(),
+        )
 
 
 async def lifespan(scope: dict, receive, send) -> None:
@@ -170,7 +175,13 @@ def interrupt_orphaned_replies(conversation: Conversation) -> list[Message]:
         # Conditional on what was read: a writer that stamped it meanwhile is alive after all.
         moved = Message.objects.filter(
             pk=reply.pk, status=Message.Status.STREAMING, writer=reply.writer, heartbeat_at=reply.heartbeat_at
-        ).update(status=Message.Status.INTERRUPTED, error=Message.WRITER_GONE_ERROR, updated_at=now)
+        ).update(
+            status=Message.Status.INTERRUPTED,
+            error=Message.WRITER_GONE_ERROR,
+            # The words written before the writer went are kept, rendered as a finished reply's are.
+            content_html=render_markdown(reply.content),
+            updated_at=now,
+        )
         if moved:
             logger.warning("Reply %s lost its writer %r; interrupted", reply.pk, reply.writer or "(none)")
             reply.refresh_from_db()
