@@ -15,7 +15,7 @@ PORT ?= 8000
 # Proxies whose X-Forwarded-Proto/For uvicorn believes (the reverse proxy in front of `make serve`).
 FORWARDED_ALLOW_IPS ?= 127.0.0.1
 
-.PHONY: run serve demo test test-sqlite test-services lint typecheck check format install chromium
+.PHONY: run serve demo test test-sqlite test-services lint typecheck check format install chromium bench bench-quick
 
 install: $(STAMPS)/venv
 
@@ -90,3 +90,17 @@ check: lint typecheck
 format: install
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
+
+# Streaming benchmark (benchmarks/run.py): Bowout on SQLite (1 worker) and on PostgreSQL + Redis
+# (2 workers: database bowout_bench, Redis db 7), the bare-ASGI floor and the canonical Channels peer,
+# same load, same run. Numbers on stdout; JSON and PNG in benchmarks/results/. < 10 min / < 1 min.
+$(STAMPS)/bench: $(STAMPS)/venv
+	$(PY) -m pip install --quiet -e ".[test,bench]"
+	@mkdir -p $(STAMPS) && touch $@
+
+bench: $(STAMPS)/bench
+	$(PY) benchmarks/run.py
+	$(PY) benchmarks/page.py
+
+bench-quick: $(STAMPS)/bench
+	$(PY) benchmarks/run.py --quick

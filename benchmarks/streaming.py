@@ -56,7 +56,7 @@ async def one_reply(application, cookie: str, conversation_id) -> dict:
         frame = await communicator.receive_from(timeout=30)
         frames += 1
         size += len(frame)
-        if first is None and "-body" in frame and 'hx-swap-oob="innerHTML"' in frame:
+        if first is None and frame.startswith('{"stream":'):
             first = time.perf_counter() - started
         if 'data-role="assistant"' in frame and 'data-status="streaming"' not in frame:
             break

@@ -5,7 +5,8 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from chat import close_codes, flow, fragments, generation, liveness
+from chat import close_codes, flow, fragments, generation, live, liveness
+from chat.models import Message
 
 logger = logging.getLogger("bowout.chat")
 
@@ -40,9 +41,19 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self.accept()
         # The page says which state it shows (?v=); a tab that is up to date is left alone.
         shown = parse_qs(self.scope.get("query_string", b"").decode()).get("v", [""])[0]
-        snapshot = await database_sync_to_async(self._snapshot)(shown)
+        snapshot, streaming = await database_sync_to_async(self._snapshot_and_streaming)(shown)
         if snapshot:
             await self.send(text_data=snapshot)
+        if streaming:
+            # The database has the reply as of its last checkpoint; its writer has all of it.
+            await live.ask_writer_for_text(self.conversation_id, self.channel_name)
+
+    def _snapshot_and_streaming(self, shown: str = "") -> tuple[str, bool]:
+        snapshot = self._snapshot(shown)
+        streaming = Message.objects.filter(
+            conversation_id=self.conversation_id, status=Message.Status.STREAMING
+        ).exists()
+        return snapshot, streaming
 
     def _snapshot(self, shown: str = "") -> str:
         """The conversation as saved, or "" when the tab already shows exactly that."""
@@ -51,6 +62,17 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if shown and shown == fragments.state_token(conversation):
             return ""
         return fragments.render_snapshot(conversation)
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels runs close_old_connections on the database thread before every event: a thread hop
+        # per stream frame per tab. Layer events carry finished text and touch no database, so they
+        # skip it (the ORM calls elsewhere go through database_sync_to_async, which does its own).
+        if message.get("type") == "chat.frame":
+            await self.send(text_data=message["frame"])
+        elif message.get("type") == "chat.html":
+            await self.send(text_data=message["html"])
+        else:
+            await super().dispatch(message)
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group_name"):
@@ -68,7 +90,12 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.send_error("That message could not be read. Reload the page and try again.")
             return
         action = data.get("action") or "send"
-        handler = {"send": self.send_message, "stop": self.stop_reply, "retry": self.retry_reply}.get(action)
+        handler = {
+            "send": self.send_message,
+            "stop": self.stop_reply,
+            "retry": self.retry_reply,
+            "resync": self.resync_reply,
+        }.get(action)
         if handler is None:
             await self.send_error("Unknown action.")
             return
@@ -94,7 +121,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def stop_reply(self, data: dict) -> None:
         reply = await database_sync_to_async(flow.request_stop)(self.user, self.conversation_id)
         if reply is not None:
-            generation.cancel_local_generation(reply.pk)
+            await generation.stop_generation(self.conversation_id, reply.pk)
+
+    async def resync_reply(self, data: dict) -> None:
+        """The tab missed part of a streaming reply: its writer sends this tab the whole text."""
+        await live.ask_writer_for_text(self.conversation_id, self.channel_name)
 
     async def retry_reply(self, data: dict) -> None:
         reply = await database_sync_to_async(flow.retry_reply)(
@@ -108,6 +139,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def chat_html(self, event: dict) -> None:
         await self.send(text_data=event["html"])
+
+    async def chat_frame(self, event: dict) -> None:
+        await self.send(text_data=event["frame"])
 
     async def chat_close(self, event: dict) -> None:
         """The conversation is gone for every tab (deleted in one of them): close with a code that says so."""

@@ -145,10 +145,20 @@ def post_user_message(user, conversation_id: Any, text: Any, client_id: Any = No
     returns what the first send created."""
     text = clean_text(text)
     client_uuid = parse_client_id(client_id)
-    if client_uuid is not None:
-        # Checked before the end guard too: a resend of a message saved just before an end is answered.
-        if (already := _already_posted(get_conversation(user, conversation_id), client_uuid)) is not None:
-            return already
+    try:
+        return _post_in_open_conversation(user, conversation_id, text, client_uuid)
+    except ConversationEnded:
+        # A resend of a message saved just before an end is answered; anything else is refused. Checked
+        # only here, so an ordinary send costs no extra queries (the burst of sends was a hot spot).
+        if client_uuid is not None:
+            if (already := _already_posted(get_conversation(user, conversation_id), client_uuid)) is not None:
+                return already
+        raise
+
+
+def _post_in_open_conversation(
+    user, conversation_id: Any, text: str, client_uuid: uuid.UUID | None
+) -> Posted:
     try:
         with transaction.atomic():
             conversation = _lock_open_conversation(user, conversation_id)

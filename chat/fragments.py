@@ -7,6 +7,7 @@ live updates cannot drift apart. No request here: see the note at the top of tha
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from typing import Any, Protocol
 
@@ -132,6 +133,10 @@ def _layer() -> BaseChannelLayer:
 
 def _group(conversation: Conversation | uuid.UUID) -> str:
     conversation_id = conversation.pk if isinstance(conversation, Conversation) else conversation
+    return group_name(conversation_id)
+
+
+def group_name(conversation_id: uuid.UUID) -> str:
     return f"conversation.{conversation_id.hex}"
 
 
@@ -151,5 +156,19 @@ def render_renamed(conversation: Conversation) -> str:
     return html + render_to_string("chat/sidebar.html#sidebar-link", {"item": conversation, "oob": True})
 
 
-def render_stream(reply_id: int, text: str) -> str:
-    return render_to_string(f"{TEMPLATE}#stream-body", {"message_id": reply_id, "text": text})
+async def publish_frame(conversation_id: uuid.UUID, frame: str) -> None:
+    """Send a stream frame (see `render_stream`) to every open tab of the conversation."""
+    await _layer().group_send(group_name(conversation_id), {"type": "chat.frame", "frame": frame})
+
+
+def render_stream(reply_id: int, at: int, text: str, *, whole: bool = False, reset: bool = False) -> str:
+    """New text of a streaming reply, starting at offset `at` (UTF-16 code units) of its body; `whole`
+    when it is all of it (taken by a tab unless shorter than what it has, i.e. stale), `reset` when the
+    writer's text changed and every tab must replace what it shows. JSON, not HTML: static/chat.js appends it as text (so nothing in it is markup)
+    when the offset follows what the tab has, and asks for the whole text when it finds a gap."""
+    frame: dict[str, Any] = {"stream": reply_id, "at": at, "text": text}
+    if whole:
+        frame["whole"] = True
+    if reset:
+        frame["reset"] = True
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))

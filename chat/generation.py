@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chat import claude, flow, fragments, history, liveness, turns, welfare
+from chat import claude, flow, fragments, history, live, liveness, turns, welfare
 from chat.markdown import render_markdown
 from chat.models import ConversationEvent, Message
 from chat.turns import TurnProgress
@@ -25,18 +25,39 @@ logger = logging.getLogger("bowout.chat")
 
 # Replies generating in this process, so Stop can cancel one at once and nothing is collected early.
 _running: dict[int, asyncio.Task] = {}
+# Their live text and writer channel (see chat/live.py), for the reply's `on_text`.
+_live: dict[int, live.LiveReply] = {}
 
 
 def start_generation(reply: Message) -> asyncio.Task:
     # A fresh context: a task started by a view would otherwise inherit the request's thread-sensitive
     # executor, which is shut down when the response is sent, and its database calls would then fail.
     task = asyncio.create_task(
-        generate_reply(reply.pk), name=f"reply-{reply.pk}", context=contextvars.Context()
+        _generate_as_writer(reply.pk, reply.conversation_id),
+        name=f"reply-{reply.pk}",
+        context=contextvars.Context(),
     )
     _running[reply.pk] = task
     task.add_done_callback(lambda _: _running.pop(reply.pk, None))
     liveness.track(reply.pk, task)  # stamps the reply with this worker and heartbeats it
     return task
+
+
+async def _generate_as_writer(reply_id: int, conversation_id: uuid.UUID) -> Message:
+    """The reply, with a writer channel open while it streams, so Stop and tabs that need its whole
+    text reach this process from any worker."""
+    async with live.LiveReply(reply_id, conversation_id, lambda: cancel_local_generation(reply_id)) as writer:
+        _live[reply_id] = writer
+        try:
+            return await generate_reply(reply_id)
+        finally:
+            _live.pop(reply_id, None)
+
+
+async def stop_generation(conversation_id: uuid.UUID, reply_id: int) -> None:
+    """After the stopped mark is saved: stop the writer now, in this process or any other."""
+    cancel_local_generation(reply_id)
+    await live.ask_writer_to_stop(conversation_id, reply_id)
 
 
 def cancel_local_generation(reply_id: int) -> None:
@@ -82,6 +103,12 @@ def history_of(messages) -> list[dict]:
         elif message.status != Message.Status.FAILED:
             raw.append({"role": "assistant", "content": message.content})
     return history.normalize(raw)
+
+
+def _log_failed_checkpoint(checkpoint: asyncio.Future) -> None:
+    # Retrieved here so a failure after the reply moved on is logged, not reported as never retrieved.
+    if not checkpoint.cancelled() and checkpoint.exception() is not None:
+        logger.warning("Checkpoint failed: %r", checkpoint.exception())
 
 
 def _save_progress(reply_id: int, text: str) -> bool:
@@ -164,17 +191,33 @@ async def _generate(reply_id: int) -> Message:
     conversation_id = reply.conversation_id
     progress = TurnProgress()
     flush_every = settings.BOWOUT_STREAM_FLUSH_SECONDS
+    checkpoint_every = settings.BOWOUT_CHECKPOINT_SECONDS
     loop = asyncio.get_running_loop()
     last_flush = -flush_every  # the first words go out at once; later ones are gathered
+    last_checkpoint = loop.time()
+    checkpoint: asyncio.Future | None = None  # the save in flight, if any
+    writer = _live.get(reply_id) or live.LiveReply(reply_id, conversation_id, lambda: None)
 
     async def on_text(text: str) -> bool:
-        nonlocal last_flush
-        if loop.time() - last_flush < flush_every:
+        nonlocal last_flush, last_checkpoint, checkpoint
+        writer.text = text  # what a tab connecting now is sent
+        now = loop.time()
+        if now - last_flush < flush_every:
             return True
-        last_flush = loop.time()
-        if not await database_sync_to_async(_save_progress)(reply_id, text):
-            return False
-        await fragments.publish(conversation_id, fragments.render_stream(reply_id, text))
+        last_flush = now
+        await writer.publish_new_text()
+        if checkpoint is not None and checkpoint.done():
+            if not checkpoint.result():
+                return False  # stopped or ended, by a worker that could not reach this one
+            checkpoint = None
+        if checkpoint is None and now - last_checkpoint >= checkpoint_every:
+            # Saved on a schedule, not per flush, and without holding up the stream: writes per reply
+            # grow with its duration, not its tokens; a crash loses at most `checkpoint_every` seconds.
+            # The final save goes through the same database thread after this one, and only moves a
+            # reply that is still streaming, so a late checkpoint cannot overwrite it.
+            last_checkpoint = now
+            checkpoint = asyncio.ensure_future(database_sync_to_async(_save_progress)(reply_id, text))
+            checkpoint.add_done_callback(_log_failed_checkpoint)
         return True
 
     async def on_decision(decision: welfare.Decision, tool_input: dict) -> None:

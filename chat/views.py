@@ -153,7 +153,7 @@ async def stop(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error)
     if reply is not None:
-        generation.cancel_local_generation(reply.pk)
+        await generation.stop_generation(conversation_id, reply.pk)
     return redirect("chat:conversation", conversation_id=conversation_id)
 
 
@@ -196,7 +196,7 @@ async def end(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error)
     if stopped is not None:
-        generation.cancel_local_generation(stopped.pk)
+        await generation.stop_generation(conversation.pk, stopped.pk)
     await fragments.publish(conversation, await sync_to_async(fragments.render_snapshot)(conversation))
     if request.htmx:
         # The banner in place of the composer (its dialog goes with it); every tab, this one included,

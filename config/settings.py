@@ -81,12 +81,16 @@ TEMPLATES = [
 # once queue up instead of failing with "database is locked"; PostgreSQL when DATABASE_URL says so.
 DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    # Persistent connections: every database_sync_to_async call runs on one thread per process, and a
+    # new backend per call cost more than the query. Channels closes them only when obsolete (see
+    # channels/db.py: close_old_connections honours CONN_MAX_AGE); health checks replace dead ones.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env_str("BOWOUT_SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            "CONN_MAX_AGE": None,  # one connection per thread for the life of the process: no reopen per call
             "OPTIONS": {
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                 "transaction_mode": "IMMEDIATE",
@@ -110,7 +114,8 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' in-memory layer, with a fan-out that touches only the group's sockets (chat/layers.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "chat.layers.FanOutInMemoryChannelLayer"}}
 
 # --- Accounts (django-allauth) ---------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -228,6 +233,8 @@ BOWOUT_SIMULATOR_DELAY = env_float("BOWOUT_SIMULATOR_DELAY", 0.03)
 BOWOUT_MAX_MESSAGE_CHARS = env_int("BOWOUT_MAX_MESSAGE_CHARS", 20_000, minimum=1)
 # How long deltas are gathered before one fragment crosses the channel layer.
 BOWOUT_STREAM_FLUSH_SECONDS = env_float("BOWOUT_STREAM_FLUSH_SECONDS", 0.05)
+# How often a streaming reply's text is saved (and at its end): what a crashed worker may lose.
+BOWOUT_CHECKPOINT_SECONDS = env_float("BOWOUT_CHECKPOINT_SECONDS", 1.0)
 
 # --- Ending conversations (the welfare policy) -----------------------------------------------------
 from chat.welfare import DEFAULT_CRISIS_TERMS  # noqa: E402  (a pure module: no Django imports)

@@ -53,6 +53,45 @@
     if (title) document.title = `${title.textContent.trim()} · Bowout`;
   });
 
+  // Stream frames ({"stream": reply id, "at": offset, "text": new text}) carry only the new text of a
+  // reply. It is appended as text (never parsed as HTML) when its offset follows what the tab has;
+  // overlaps are trimmed; a gap asks the server for the whole text ({"whole": true} replaces it unless
+  // shorter, i.e. stale; {"reset": true}, the writer's text changed, always replaces it).
+  let resyncAsked = 0;
+
+  function applyStream(frame, socket) {
+    const body = document.getElementById(`msg-${frame.stream}-body`);
+    if (!body) return;
+    if (frame.reset || (frame.whole && frame.text.length >= body.textContent.length)) {
+      body.textContent = frame.text;
+    } else if (frame.whole) {
+      return; // older than what the tab has
+    } else {
+      const have = body.textContent.length;
+      if (frame.at > have) {
+        if (Date.now() - resyncAsked > 1000) {
+          resyncAsked = Date.now();
+          socket.send(JSON.stringify({ action: "resync" }));
+        }
+        return;
+      }
+      if (frame.at + frame.text.length <= have) return;
+      body.append(frame.text.slice(have - frame.at));
+    }
+    if (followEnd) scrollToEnd();
+  }
+
+  document.addEventListener("htmx:wsBeforeMessage", (evt) => {
+    const message = evt.detail.message;
+    if (typeof message !== "string" || !message.startsWith('{"stream":')) return;
+    evt.preventDefault(); // not HTML: htmx must not swap it
+    try {
+      applyStream(JSON.parse(message), evt.detail.socketWrapper);
+    } catch (error) {
+      console.error("Bowout: unreadable stream frame", error);
+    }
+  });
+
   function setConnection(text, link) {
     const status = document.getElementById("connection-status");
     if (!status) return;

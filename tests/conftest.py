@@ -26,6 +26,25 @@ def offline_model(settings):
     return settings
 
 
+@pytest.fixture(scope="session", autouse=True)
+def close_persistent_connections(django_db_setup, django_db_blocker):
+    """Connections persist (CONN_MAX_AGE), the one on the thread every database_sync_to_async call
+    shares included: close it before the test database is dropped (PostgreSQL refuses while in use)."""
+    yield
+    import threading
+
+    from django.db import connections
+
+    def close_on_that_thread() -> None:
+        asyncio.run(sync_to_async(connections.close_all)())
+
+    with django_db_blocker.unblock():
+        # A thread of its own: the browser tests leave an event loop running in this one.
+        closer = threading.Thread(target=close_on_that_thread)
+        closer.start()
+        closer.join(timeout=10)
+
+
 @pytest.fixture
 def make_user(django_user_model):
     def make(email: str, **extra):
@@ -138,6 +157,11 @@ async def open_socket():
     yield open_
     for socket in sockets:
         await socket.close()
+
+
+def stream_frame(frame: str) -> bool:
+    """A frame with new text of a streaming reply (JSON, see chat.fragments.render_stream)."""
+    return frame.startswith('{"stream":')
 
 
 def reply_finished(frame: str) -> bool:

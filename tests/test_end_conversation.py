@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 from django.urls import reverse
 
 from chat.models import Conversation, ConversationEvent, Message, UserRequest
-from tests.conftest import reply_finished
+from tests.conftest import reply_finished, stream_frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -200,7 +200,7 @@ async def test_ending_stops_a_streaming_reply_and_updates_every_tab(alice, conve
     _, tab = await open_socket(alice, conversation.pk)
     _, other_tab = await open_socket(alice, conversation.pk)
     await tab.send(text="Write me an essay [fault:slow]", client_id=str(uuid.uuid4()))
-    await tab.receive_until(lambda f: "-body" in f and 'hx-swap-oob="innerHTML"' in f)
+    await tab.receive_until(stream_frame)
 
     from django.test import AsyncClient
 

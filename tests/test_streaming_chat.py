@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat.models import Message
-from tests.conftest import reply_finished
+from tests.conftest import reply_finished, stream_frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,7 +27,7 @@ async def test_a_sent_message_streams_a_reply_that_is_saved_with_usage(alice, co
     assert 'data-role="user"' in first and "How do tides work?" in first
     assert 'data-status="streaming"' in first  # the empty reply is announced at once
     final = await tab.receive_until(reply_finished)
-    streamed = [f for f in tab.frames if 'hx-swap-oob="innerHTML"' in f and "-body" in f]
+    streamed = [f for f in tab.frames if stream_frame(f)]
     assert streamed, "the reply should arrive in pieces before it is finished"
 
     user_message, reply = await sync_to_async(saved)(conversation)
@@ -97,7 +97,7 @@ async def test_one_reply_at_a_time(alice, conversation, open_socket):
 async def test_stop_keeps_the_text_so_far_and_marks_it_stopped(alice, conversation, open_socket):
     _, tab = await open_socket(alice, conversation.pk)
     await tab.send(text="Write an essay [fault:slow]", client_id=str(uuid.uuid4()))
-    await tab.receive_until(lambda f: "-body" in f and 'hx-swap-oob="innerHTML"' in f)
+    await tab.receive_until(stream_frame)
 
     await tab.send(action="stop")
     final = await tab.receive_until(reply_finished)
