@@ -203,8 +203,8 @@ class Tab:
 
 
 def streaming_text(frame: str) -> bool:
-    """A frame that carries words of a reply being written."""
-    return 'hx-swap-oob="innerHTML"' in frame and "-body" in frame
+    """A frame that carries words of a reply being written (JSON, see chat.fragments.render_stream)."""
+    return frame.startswith('{"stream":')
 
 
 def reply_ids(html: str) -> list[int]:

@@ -197,12 +197,12 @@ async def test_a_reply_its_worker_keeps_writing_is_never_taken_for_orphaned(
 ):
     import asyncio
 
-    from tests.conftest import reply_finished
+    from tests.conftest import reply_finished, stream_frame
 
     settings.BOWOUT_HEARTBEAT_SECONDS = 0.1  # stale after 0.3 s without a stamp
     connected, tab = await open_socket(alice, conversation.pk)
     await tab.send(action="send", text="[fault:slow] a long story please")
-    await tab.receive_until(lambda frame: 'hx-swap-oob="innerHTML"' in frame)
+    await tab.receive_until(stream_frame)
     await asyncio.sleep(1.0)  # several heartbeats: without them the reply would look orphaned by now
 
     page = await sync_to_async(_page_of)(alice, conversation.pk)
