@@ -9,7 +9,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_URL ?= postgres://postgres@127.0.0.1:5432/bowout
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run demo test test-sqlite test-services lint typecheck check format install chromium bench bench-quick
+WORKERS ?= 4
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Proxies whose X-Forwarded-Proto/For uvicorn believes (the reverse proxy in front of `make serve`).
+FORWARDED_ALLOW_IPS ?= 127.0.0.1
+
+.PHONY: run serve demo test test-sqlite test-services lint typecheck check format install chromium bench bench-quick
 
 install: $(STAMPS)/venv
 
@@ -31,6 +37,17 @@ run: install
 	$(PY) manage.py migrate --noinput
 	@echo "Bowout on http://127.0.0.1:8000 — sign up there. Model: $$([ -n "$$ANTHROPIC_API_KEY" ] && echo Claude || echo 'offline demo (set ANTHROPIC_API_KEY for Claude)')"
 	$(PY) manage.py runserver 127.0.0.1:8000
+
+# Production: several uvicorn workers against PostgreSQL and Redis, behind a reverse proxy (README,
+# "Deployment"). SIGTERM drains each worker's streaming replies for BOWOUT_DRAIN_SECONDS.
+serve: install
+	@test -n "$$DATABASE_URL" && test -n "$$REDIS_URL" || { \
+		echo "make serve needs DATABASE_URL (PostgreSQL) and REDIS_URL: its $(WORKERS) workers share them." >&2; exit 1; }
+	@test -n "$$DJANGO_SECRET_KEY" || { echo "make serve needs DJANGO_SECRET_KEY." >&2; exit 1; }
+	DJANGO_DEBUG=0 $(PY) manage.py migrate --noinput
+	DJANGO_DEBUG=0 $(PY) manage.py check --deploy
+	DJANGO_DEBUG=0 exec $(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT) \
+		--workers $(WORKERS) --proxy-headers --forwarded-allow-ips "$(FORWARDED_ALLOW_IPS)" --no-server-header
 
 # A populated staff area to look around in: demo conversations, ends, events and requests.
 demo: install

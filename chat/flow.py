@@ -8,7 +8,6 @@ line. No transaction is held while the model streams.
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -28,8 +27,6 @@ from chat.models import (
 )
 
 logger = logging.getLogger("bowout.chat")
-
-STALE_STREAM_SECONDS = 180
 
 
 class ChatError(Exception):
@@ -457,15 +454,3 @@ def delete_conversation(user, conversation_id: Any) -> None:
     conversation = get_conversation(user, conversation_id)
     _stop_streaming_reply(conversation)
     Conversation.objects.filter(pk=conversation.pk).update(deleted_at=timezone.now())
-
-
-def mark_stale_replies_interrupted(conversation: Conversation) -> None:
-    """A reply whose worker died (process stopped mid-stream) would otherwise say "writing" forever."""
-    cutoff = timezone.now() - timedelta(seconds=STALE_STREAM_SECONDS)
-    Message.objects.filter(
-        conversation=conversation, status=Message.Status.STREAMING, updated_at__lt=cutoff
-    ).update(
-        status=Message.Status.INTERRUPTED,
-        error=Message.INTERRUPTED_ERROR,
-        updated_at=timezone.now(),
-    )

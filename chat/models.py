@@ -156,6 +156,8 @@ class Message(models.Model):
         REFUSED = "refused", "Refused"
 
     INTERRUPTED_ERROR = "This reply was interrupted. You can retry it."
+    # A reply whose worker stopped (crash, kill, restart) while writing it; see chat/liveness.py.
+    WRITER_GONE_ERROR = "Bowout restarted while Claude was writing — Retry"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=16, choices=Role.choices)
@@ -180,6 +182,9 @@ class Message(models.Model):
     stop_details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # While streaming: the worker writing this reply and its latest sign of life (chat/liveness.py).
+    writer = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(default=timezone.now, null=True, blank=True)
 
     # The viewer's own rating, set for display by chat.fragments.messages_for_display (not a column).
     my_rating: str

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "csp",
     "django_htmx",
     "template_partials",
     "allauth",
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -192,10 +194,48 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# --- Deployment: HTTPS and security headers (`manage.py check --deploy` passes with no warnings) ------
+# Production (DJANGO_DEBUG=0) is HTTPS only: redirect, HSTS, secure cookies. DJANGO_HTTPS=0 (or the older
+# DJANGO_SECURE_COOKIES=0) serves plain HTTP, e.g. on loopback in tests.
+HTTPS = env_bool("DJANGO_HTTPS", env_bool("DJANGO_SECURE_COOKIES", not DEBUG))
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
+# Behind a TLS-terminating proxy, the header that says the visitor used HTTPS (e.g. X-Forwarded-Proto). Only
+# set it when the proxy always overwrites that header: anyone can send it. (uvicorn's --proxy-headers does the
+# same for proxies listed in FORWARDED_ALLOW_IPS; `make serve` uses that.)
+_PROXY_SSL_HEADER = env_str("DJANGO_PROXY_SSL_HEADER", "")
+if _PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own files, no inline code, no
+# eval (htmx runs with allowEval off and its indicator styles in bowout.css), sockets to this origin.
+# Enforced in production; report-only while debugging, so Django's debug pages keep their inline styles.
+from csp.constants import NONE, SELF  # noqa: E402
+
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+if DEBUG:
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+else:
+    CONTENT_SECURITY_POLICY = _CSP
 
 LOGGING = {
     "version": 1,
@@ -281,3 +321,12 @@ BOWOUT_SIMULATOR_CRISIS_TRIES_END = env_bool("BOWOUT_SIMULATOR_CRISIS_TRIES_END"
 # Claude's ends (either reason) per 1,000 conversations started in the last 30 days above which the welfare
 # dashboard raises an alert: ends must stay rare. User ends do not count; they are the user's own choice.
 BOWOUT_END_RATE_ALERT_PER_1000 = env_float("BOWOUT_END_RATE_ALERT_PER_1000", 5.0)
+
+# --- Operations: restarts and retention ------------------------------------------------------------
+# A worker streaming replies stamps them this often; three missed beats mean its replies are orphaned.
+BOWOUT_HEARTBEAT_SECONDS = env_float("BOWOUT_HEARTBEAT_SECONDS", 5.0, minimum=0.1)
+# On SIGTERM a worker lets its replies finish for this long, then interrupts the rest (offering Retry).
+BOWOUT_DRAIN_SECONDS = env_float("BOWOUT_DRAIN_SECONDS", 20.0)
+# After an account is deleted, what staff need to audit its ends is kept this long without name or email,
+# then `manage.py purge_expired_audit` removes it.
+BOWOUT_AUDIT_RETENTION_DAYS = env_int("BOWOUT_AUDIT_RETENTION_DAYS", 365, minimum=1)

@@ -9,6 +9,7 @@ urlpatterns = [
     # Before admin/: the admin logs in through allauth's form, with its rate limits and lockout.
     path("admin/login/", admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("chat.urls")),
 ]

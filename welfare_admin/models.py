@@ -18,6 +18,16 @@ class ImmutableAuditEntry(Exception):
     """An audit entry is written once and never changed or deleted."""
 
 
+class AuditEntryQuerySet(models.QuerySet):
+    def delete(self):
+        raise ImmutableAuditEntry("Audit entries cannot be deleted.")
+
+    def purge(self) -> int:
+        """The one deletion path: `welfare_admin.retention` removes the entries about a deleted person's
+        conversations once their retention period is over."""
+        return models.QuerySet.delete(self)[0]
+
+
 class AuditEntry(models.Model):
     """One staff action: who, when, what, on which conversation or request, and why (the note).
 
@@ -33,12 +43,13 @@ class AuditEntry(models.Model):
         LIST_EXPORTED = "list_exported", "List exported"
 
     action = models.CharField(max_length=32, choices=Action.choices)
-    # Conversations and requests cascade like chat's own events do: the account's deletion takes its data.
+    # Protected: no cascade (a user, a conversation or a request deleted in the shell) can take an entry
+    # with it. A deleted account keeps what was audited, detached from the person (accounts.retention).
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_entries"
+        Conversation, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_entries"
     )
     user_request = models.ForeignKey(
-        UserRequest, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_entries"
+        UserRequest, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_entries"
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -49,6 +60,8 @@ class AuditEntry(models.Model):
     # The end that was reopened, the filters of an export...
     detail = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         verbose_name = "audit entry"

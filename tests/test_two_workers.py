@@ -1,0 +1,103 @@
+"""Two real server processes on loopback, sharing PostgreSQL and Redis, as `make serve` runs them: what one
+worker does reaches the tabs of the other. Runs in the PostgreSQL + Redis pass; skipped on SQLite."""
+
+import os
+import uuid
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.live_server import Server, Visitor, migrate, server_env, streaming_text
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql" or not settings.REDIS_URL,
+    reason="needs DATABASE_URL (PostgreSQL) and REDIS_URL: two workers share them",
+)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    """Servers A and B on their own fresh database, the suite's Redis."""
+    admin_url = settings.DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    name = f"bowout_two_workers_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    env = server_env(
+        DATABASE_URL=settings.DATABASE_URL.rsplit("/", 1)[0] + "/" + name,
+        REDIS_URL=settings.REDIS_URL,
+        BOWOUT_DRAIN_SECONDS="0.5",
+    )
+    workdir = tmp_path_factory.mktemp("two-workers")
+    servers = [Server(env, workdir / "a.log"), Server(env, workdir / "b.log")]
+    try:
+        migrate(env)
+        yield [server.start() for server in servers]
+    finally:
+        for server in servers:
+            server.stop()
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_reply_streamed_by_one_worker_reaches_a_tab_on_the_other(deployment):
+    a, b = deployment
+    visitor = Visitor(a)
+    conversation = visitor.new_chat(a)
+    tab_on_a = visitor.socket(a, conversation)
+    tab_on_b = visitor.socket(b, conversation)
+    try:
+        tab_on_a.say("How do tides work?")
+        tab_on_b.receive_until(lambda frame: "How do tides work?" in frame)
+        tab_on_b.receive_until(streaming_text)
+        finished = tab_on_b.receive_until(lambda frame: 'data-status="complete"' in frame, timeout=30)
+        assert "tide" in finished.lower()
+    finally:
+        tab_on_a.close()
+        tab_on_b.close()
+    # The page served by the other worker shows the whole reply, saved.
+    assert 'data-status="complete"' in visitor.page(b, conversation)
+
+
+def test_an_end_through_one_worker_closes_the_composer_on_the_other_and_refuses_its_sends(deployment):
+    a, b = deployment
+    visitor = Visitor(a)
+    conversation = visitor.new_chat(a)
+    tab_on_b = visitor.socket(b, conversation)
+    try:
+        ended = visitor.post(a, f"/c/{conversation}/end/", {"note": "Done here"}, page=f"/c/{conversation}/")
+        assert ended.status_code == 302
+        banner = tab_on_b.receive_until(lambda frame: 'data-role="ended-banner"' in frame)
+        assert 'id="composer"' not in banner
+        tab_on_b.say("One more thing")
+        refused = tab_on_b.receive_until(lambda frame: "This conversation has ended" in frame)
+        assert "nothing more can be added" in refused
+    finally:
+        tab_on_b.close()
+    page = visitor.page(b, conversation)
+    assert "One more thing" not in page
+    assert 'data-role="ended-banner"' in page
+
+
+def test_a_worker_stopped_mid_reply_tells_the_tabs_on_the_other_worker(deployment):
+    a, b = deployment
+    visitor = Visitor(a)
+    conversation = visitor.new_chat(a)
+    tab_on_a = visitor.socket(a, conversation)
+    tab_on_b = visitor.socket(b, conversation)
+    try:
+        tab_on_a.say("[fault:slow] a long story please")
+        tab_on_b.receive_until(streaming_text)
+        a.terminate()
+        interrupted = tab_on_b.receive_until(lambda frame: 'data-status="interrupted"' in frame)
+        assert "Bowout restarted while Claude was writing — Retry" in interrupted
+        # The other worker takes the chat on at once: Retry there streams a new reply.
+        tab_on_b.send(action="retry", message_id=interrupted.split('id="msg-', 1)[1].split('"', 1)[0])
+        tab_on_b.receive_until(streaming_text)
+        tab_on_b.send(action="stop")
+        tab_on_b.receive_until(lambda frame: 'data-status="stopped"' in frame)
+    finally:
+        tab_on_a.close()
+        tab_on_b.close()
+        a.start()  # the deployment as the next test expects it
