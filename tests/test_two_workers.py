@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.conftest import reply_finished
 from tests.live_server import Server, Visitor, migrate, server_env, streaming_text
 
 pytestmark = pytest.mark.skipif(
@@ -28,6 +29,8 @@ def deployment(tmp_path_factory):
         DATABASE_URL=settings.DATABASE_URL.rsplit("/", 1)[0] + "/" + name,
         REDIS_URL=settings.REDIS_URL,
         BOWOUT_DRAIN_SECONDS="0.5",
+        # Low enough for the quota test to reach; the other tests send at most two messages a user.
+        BOWOUT_MESSAGES_PER_MINUTE="3",
     )
     workdir = tmp_path_factory.mktemp("two-workers")
     servers = [Server(env, workdir / "a.log"), Server(env, workdir / "b.log")]
@@ -101,3 +104,22 @@ def test_a_worker_stopped_mid_reply_tells_the_tabs_on_the_other_worker(deploymen
         tab_on_a.close()
         tab_on_b.close()
         a.start()  # the deployment as the next test expects it
+
+
+def test_a_quota_counted_on_one_worker_holds_on_the_other(deployment):
+    a, b = deployment
+    visitor = Visitor(a)
+    conversation = visitor.new_chat(a)
+    tab_on_a = visitor.socket(a, conversation)
+    tab_on_b = visitor.socket(b, conversation)
+    try:
+        for number in range(3):
+            tab_on_a.say(f"Question number {number}?")
+            tab_on_a.receive_until(reply_finished, timeout=30)
+        tab_on_b.say("One more through the other worker?")
+        refused = tab_on_b.receive_until(lambda frame: "messages in a minute" in frame)
+        assert "You can send again in" in refused
+    finally:
+        tab_on_a.close()
+        tab_on_b.close()
+    assert "One more through the other worker?" not in visitor.page(b, conversation)
