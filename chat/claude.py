@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anthropic
 import httpx2
@@ -51,7 +51,10 @@ def get_client() -> anthropic.AsyncAnthropic:
 
 
 def _make_client() -> anthropic.AsyncAnthropic:
-    common = {"max_retries": settings.BOWOUT_MAX_RETRIES, "timeout": settings.BOWOUT_REQUEST_TIMEOUT}
+    common: dict[str, Any] = {
+        "max_retries": settings.BOWOUT_MAX_RETRIES,
+        "timeout": settings.BOWOUT_REQUEST_TIMEOUT,
+    }
     if not is_offline():
         return anthropic.AsyncAnthropic(
             api_key=settings.ANTHROPIC_API_KEY or "not-needed",
@@ -146,7 +149,7 @@ async def stream_reply(
         model=model_name(),
         max_tokens=settings.BOWOUT_MAX_TOKENS,
         system=system_prompt(),
-        messages=messages,
+        messages=cast(Any, messages),  # plain dicts, as the API documents them
         **options,
     ) as stream:
         async for event in stream:
@@ -221,8 +224,9 @@ _TOO_LONG_WORDS = (
 def _error_fields(error: anthropic.APIStatusError) -> tuple[str, str, str]:
     """(type, code, message) from the body in either the Anthropic shape `{"error": {...}}` or the flat
     shape llama.cpp and others send `{"type": ..., "code": ..., "message": ...}`."""
-    body = error.body if isinstance(error.body, dict) else {}
-    inner = body.get("error") if isinstance(body.get("error"), dict) else body
+    body: dict[str, Any] = error.body if isinstance(error.body, dict) else {}
+    nested = body.get("error")
+    inner: dict[str, Any] = nested if isinstance(nested, dict) else body
     kind = error.type or inner.get("type") or ""
     code = error.error_code or ""
     if not code and isinstance(inner.get("code"), str):

@@ -43,7 +43,7 @@ def start_generation(reply: Message) -> asyncio.Task:
     return task
 
 
-async def _generate_as_writer(reply_id: int, conversation_id: uuid.UUID) -> Message:
+async def _generate_as_writer(reply_id: int, conversation_id: uuid.UUID) -> Message | None:
     """The reply, with a writer channel open while it streams, so Stop and tabs that need its whole
     text reach this process from any worker."""
     async with live.LiveReply(reply_id, conversation_id, lambda: cancel_local_generation(reply_id)) as writer:
@@ -223,7 +223,8 @@ async def _generate(reply_id: int) -> Message:
     async def on_decision(decision: welfare.Decision, tool_input: dict) -> None:
         await database_sync_to_async(_record_decision)(reply_id, conversation_id, decision, tool_input)
 
-    status, error = Message.Status.COMPLETE, ""
+    status: str = Message.Status.COMPLETE
+    error = ""
     try:
         finished = await turns.run_turn(
             messages, progress, policy=flow.welfare_policy(), on_text=on_text, on_decision=on_decision

@@ -113,8 +113,8 @@ async def run_turn(
         # A reply resumed after pause_turn goes on mid-sentence; a round after a tool result starts anew.
         separator = "\n\n" if progress.text and not progress.text.endswith("\n\n") and not paused else ""
         stream = claude.stream_reply(messages + progress.turns, tools=[welfare.END_TOOL])
-        final = None
-        async with contextlib.aclosing(stream):
+        final: Any = None
+        async with contextlib.aclosing(stream):  # type: ignore[type-var]  # an async generator has aclose
             async for event in stream:
                 if isinstance(event, claude.Finished):
                     final = event.message

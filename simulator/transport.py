@@ -97,7 +97,7 @@ class _Exchange:
             self.chunks.put_nowait(_APP_RETURNED)
 
     async def response_started(self, task: asyncio.Task[None]) -> tuple[int, list[tuple[bytes, bytes]]]:
-        await asyncio.wait({self.started, task}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([self.started, task], return_when=asyncio.FIRST_COMPLETED)  # type: ignore[type-var]  # a future and a task
         if not self.started.done():
             # What a client sees when a server closes the socket without answering.
             raise httpx2.RemoteProtocolError("Server disconnected without sending a response.")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from functools import cache, lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 Label = Literal["crisis", "harm_others", "end_request", "abuse", "harmful", "none"]
 Answer = Literal["confirmation", "withdrawal", "unclear"]
@@ -154,7 +154,7 @@ def demands_hate(text: str) -> bool:
 
 
 @cache
-def _profanity_model():  # type: ignore[no-untyped-def]
+def _profanity_model() -> Any:
     # Imported on first use: loading scikit-learn and the model takes about a second.
     from profanity_check import predict_prob
 
