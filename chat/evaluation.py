@@ -95,7 +95,7 @@ async def play(scenario: Scenario, policy: welfare.Policy) -> Outcome:
         progress = turns.TurnProgress()
         await turns.run_turn(messages, progress, policy=policy, on_text=on_text, on_decision=on_decision)
         outcome.replies.append(progress.text)
-        messages = messages + progress.turns
+        messages = messages + progress.api_messages
         if progress.end is not None:
             outcome.ended_at_turn = number
             outcome.reason = progress.end.reason

@@ -378,7 +378,7 @@ def branch_from_message(user, conversation_id: Any, message_id: Any, text: Any) 
                 role=m.role,
                 content=m.content,
                 content_html=m.content_html,
-                turns=m.turns,
+                api_messages=m.api_messages,
                 status=m.status,
                 stop_reason=m.stop_reason,
                 model_name=m.model_name,

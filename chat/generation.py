@@ -98,8 +98,8 @@ def history_of(messages) -> list[dict]:
             continue
         if message.is_user:
             raw.append({"role": "user", "content": message.content})
-        elif message.turns:
-            raw.extend(message.turns)
+        elif message.api_messages:
+            raw.extend(message.api_messages)
         elif message.status != Message.Status.FAILED:
             raw.append({"role": "assistant", "content": message.content})
     return history.normalize(raw)
@@ -127,7 +127,7 @@ def _finish(reply_id: int, progress: TurnProgress, status: str, error: str) -> M
         Message.objects.filter(pk=reply_id).update(
             content=progress.text,
             content_html=render_markdown(progress.text),
-            turns=progress.turns,
+            api_messages=progress.api_messages,
             stop_reason=progress.stop_reason,
             stop_details=progress.stop_details,
             input_tokens=progress.input_tokens,

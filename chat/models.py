@@ -167,7 +167,7 @@ class Message(models.Model):
     # Sanitized HTML, rendered from Markdown once when a reply is finished.
     content_html = models.TextField(blank=True)
     # The API messages of one assistant reply (text, tool use, tool results), replayed as history.
-    turns = models.JSONField(default=list, blank=True)
+    api_messages = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
     stop_reason = models.CharField(max_length=32, blank=True)
     # What the user is told when a reply failed or broke off.

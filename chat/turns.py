@@ -23,8 +23,8 @@ CUT_OFF = "cut_off"  # the server ended the stream without a stop reason
 @dataclass
 class TurnProgress:
     text: str = ""
-    turns: list[dict[str, Any]] = field(default_factory=list)
-    round_text: str = ""  # text of the model round in progress, not yet in `turns`
+    api_messages: list[dict[str, Any]] = field(default_factory=list)
+    round_text: str = ""  # text of the model round in progress, not yet in `api_messages`
     stop_reason: str = ""
     stop_details: dict[str, Any] = field(default_factory=dict)
     input_tokens: int = 0
@@ -38,7 +38,7 @@ class TurnProgress:
         thinking block it must never be the final assistant turn of a tool round trip; it never is,
         because a broken round has no tool call to answer."""
         if self.round_text.strip():
-            self.turns.append({"role": "assistant", "content": [history.text_block(self.round_text)]})
+            self.api_messages.append({"role": "assistant", "content": [history.text_block(self.round_text)]})
         self.round_text = ""
 
     def add_usage(self, usage: Any) -> None:
@@ -112,7 +112,7 @@ async def run_turn(
     for round_number in range(MAX_TOOL_ROUNDS + 1):
         # A reply resumed after pause_turn goes on mid-sentence; a round after a tool result starts anew.
         separator = "\n\n" if progress.text and not progress.text.endswith("\n\n") and not paused else ""
-        stream = claude.stream_reply(messages + progress.turns, tools=[welfare.END_TOOL])
+        stream = claude.stream_reply(messages + progress.api_messages, tools=[welfare.END_TOOL])
         final: Any = None
         async with contextlib.aclosing(stream):  # type: ignore[type-var]  # an async generator has aclose
             async for event in stream:
@@ -135,7 +135,7 @@ async def run_turn(
         progress.stop_details = _stop_details(final)
         progress.add_usage(final.usage)
         calls_tools = final.stop_reason == "tool_use"
-        progress.turns.append(assistant_turn(final.content, keep_tool_calls=calls_tools))
+        progress.api_messages.append(assistant_turn(final.content, keep_tool_calls=calls_tools))
         paused = final.stop_reason == "pause_turn"
         if paused:
             # The API paused a long turn: sent back as it is, the reply carries on from where it stopped.
@@ -166,7 +166,7 @@ async def run_turn(
             results.append({"type": "tool_result", "tool_use_id": block.id, **decision.tool_result()})
             if decision.ends:
                 progress.end = decision
-        progress.turns.append({"role": "user", "content": results})
+        progress.api_messages.append({"role": "user", "content": results})
         if progress.end is not None:
             return True
     return True

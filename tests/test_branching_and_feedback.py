@@ -23,7 +23,7 @@ def ended_conversation(alice):
         conversation=conversation,
         role="assistant",
         content="I'm ending this conversation now.",
-        turns=[
+        api_messages=[
             {
                 "role": "assistant",
                 "content": [

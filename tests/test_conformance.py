@@ -224,7 +224,7 @@ def test_api_text_is_complete_with_usage_cache_tokens_and_the_thinking_block_kep
     assert reply.cache_creation_tokens == usage["cache_creation_input_tokens"]
     thinking = recorded["content"][0]
     assert thinking["type"] == "thinking" and thinking["signature"]
-    saved_blocks = [block for turn in reply.turns for block in turn["content"]]
+    saved_blocks = [block for turn in reply.api_messages for block in turn["content"]]
     assert thinking in saved_blocks, "the thinking block must be saved verbatim, signature included"
     assert_requests_follow_the_api(replay.requests("api_text"))
 
@@ -263,7 +263,7 @@ def test_api_thinking_tool_end_ends_the_chat_and_shows_claudes_words(
         "the second request must start the assistant turn with the first response's thinking and "
         "redacted thinking blocks, unmodified"
     )
-    saved_blocks = [block for turn in reply.turns for block in turn["content"]]
+    saved_blocks = [block for turn in reply.api_messages for block in turn["content"]]
     assert all(block in saved_blocks for block in thinking)
     # One reply, two model rounds: the cost of both is recorded.
     for field, usage_key in (
@@ -324,7 +324,7 @@ def test_api_max_tokens_inside_a_tool_call_keeps_the_text_and_drops_the_unfinish
     assert reply.status == "complete" and reply.stop_reason == "max_tokens"
     assert reply.content == recorded_text("api_max_tokens_in_tool")
     assert "reached the length limit" in visible(article(page(browser_client, conversation), reply))
-    saved_blocks = [block for turn in reply.turns for block in turn["content"]]
+    saved_blocks = [block for turn in reply.api_messages for block in turn["content"]]
     assert not [b for b in saved_blocks if b.get("type") == "tool_use"], "an unfinished tool call was saved"
     conversation.refresh_from_db()
     assert not conversation.is_ended

@@ -94,8 +94,11 @@ async def test_an_abuse_end_too_early_is_declined_and_claude_goes_on(
     last = (await sync_to_async(replies)(conversation))[-1]
     assert last.status == Message.Status.COMPLETE
     # Claude answered the declined call and kept talking, within the same reply.
-    assert last.turns[-2]["content"][0]["type"] == "tool_result" and last.turns[-2]["content"][0]["is_error"]
-    assert last.turns[-1]["role"] == "assistant"
+    assert (
+        last.api_messages[-2]["content"][0]["type"] == "tool_result"
+        and last.api_messages[-2]["content"][0]["is_error"]
+    )
+    assert last.api_messages[-1]["role"] == "assistant"
 
 
 async def test_the_operator_switch_declines_model_ends(alice, conversation, open_socket, settings):

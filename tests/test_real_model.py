@@ -172,7 +172,7 @@ async def test_claude_ends_a_chat_on_the_thinking_model_with_its_thinking_sent_b
     assert conversation.is_ended and conversation.ended_by == "assistant"
 
     last = (await sync_to_async(replies)(conversation))[-1]
-    assistant_turns = [turn for turn in last.turns if turn["role"] == "assistant"]
+    assistant_turns = [turn for turn in last.api_messages if turn["role"] == "assistant"]
     # Both rounds of the end's confirmation start with the model's thinking, signature and all: the
     # offline model, like the API, refuses a round trip that lost it.
     assert len(assistant_turns) == 2
@@ -207,7 +207,7 @@ async def test_a_paused_reply_is_continued_to_the_end(alice, conversation, open_
     assert reply.status == Message.Status.COMPLETE
     assert reply.stop_reason == "end_turn" and not reply.error
     # Both parts are saved: the paused reply and its continuation, each with its thinking.
-    assert [turn["role"] for turn in reply.turns] == ["assistant", "assistant"]
+    assert [turn["role"] for turn in reply.api_messages] == ["assistant", "assistant"]
     # And the chat goes on: the model accepts the two parts as one earlier reply.
     await say(tab, "How do tides work?")
     after = (await sync_to_async(replies)(conversation))[-1]

@@ -230,7 +230,7 @@ def as_json(conversation: Conversation, *, exported_by: str) -> dict[str, Any]:
                 "stop_details": m.stop_details,
                 "created_at": m.created_at,
                 # The API blocks of a reply, tool calls included: what Claude actually sent.
-                "turns": m.turns,
+                "api_messages": m.api_messages,
             }
             for m in conversation.messages.order_by("created_at", "id")
         ],
