@@ -34,6 +34,7 @@ def main() -> None:
         os.environ.pop("DATABASE_URL", None)
         os.environ["BOWOUT_SQLITE_PATH"] = str(Path(tmp) / "page.sqlite3")
         os.environ["DJANGO_DEBUG"] = "0"
+        os.environ["DJANGO_HTTPS"] = "0"  # plain HTTP on loopback, as behind a TLS-terminating proxy
         os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(40))
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         warnings.filterwarnings("ignore", "No directory at", UserWarning)
@@ -79,7 +80,7 @@ def run(count: int, runs: int) -> None:
         started = time.perf_counter()
         response = client.get(url)
         times.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200
+        assert response.status_code == 200, (response.status_code, response.get("Location"))
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     times.sort()

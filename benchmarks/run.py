@@ -174,6 +174,12 @@ def base_env(model_url: str) -> dict[str, str]:
         BOWOUT_MAX_RETRIES="0",
         BOWOUT_MAX_TOKENS="4096",
         BENCH_REDIS_URL=REDIS_URL,
+        # One bench user drives every conversation: per-user quotas would measure themselves, not streaming.
+        BOWOUT_MESSAGES_PER_MINUTE="1000000",
+        BOWOUT_CONCURRENT_REPLIES="1000000",
+        BOWOUT_NEW_CHATS_PER_HOUR="1000000",
+        BOWOUT_TOKENS_PER_DAY="1000000000",
+        BOWOUT_OPEN_SOCKETS="1000000",
     )
     return env
 
