@@ -195,9 +195,6 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def send_error(self, text: str) -> None:
         await self.send(text_data=fragments.render_error(text))
 
-    async def chat_html(self, event: dict) -> None:
-        await self.send(text_data=event["html"])
-
     async def chat_frame(self, event: dict) -> None:
         await self.send(text_data=event["frame"])
 

@@ -107,15 +107,24 @@ def concurrent_replies(user) -> Refusal | None:
 
 
 def tokens_used_today(user) -> int:
-    """Input + output tokens of the user's replies written since midnight UTC. Messages copied into a
-    branch keep their original created_at, older than the branch, so they are not counted twice."""
+    """Tokens of the user's replies written since midnight UTC: input (uncached, read from and written to
+    the prompt cache: with caching on, most of a turn's input is a cache read) and output. Messages copied
+    into a branch keep their original created_at, older than the branch, so they are not counted twice."""
     midnight = timezone.now().astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     used = (
         Message.objects.filter(conversation__user=user, role=Message.Role.ASSISTANT, created_at__gte=midnight)
         .filter(created_at__gte=F("conversation__created_at"))
-        .aggregate(total=Coalesce(Sum(Coalesce("input_tokens", 0) + Coalesce("output_tokens", 0)), 0))[
-            "total"
-        ]
+        .aggregate(
+            total=Coalesce(
+                Sum(
+                    Coalesce("input_tokens", 0)
+                    + Coalesce("cache_read_tokens", 0)
+                    + Coalesce("cache_creation_tokens", 0)
+                    + Coalesce("output_tokens", 0)
+                ),
+                0,
+            )
+        )["total"]
     )
     return int(used)
 

@@ -116,6 +116,25 @@ def test_tokens_per_day_are_counted_from_saved_replies(alice_client, alice, conv
     assert conversation.messages.count() == 0
 
 
+def test_prompt_cache_tokens_count_towards_the_day(alice_client, alice, conversation, settings):
+    """With caching on, most of a turn's input is read from the cache: it is still the model's work."""
+    settings.BOWOUT_TOKENS_PER_DAY = 1000
+    earlier = Conversation.objects.create(user=alice)
+    Message.objects.create(conversation=earlier, role="user", content="Hello")
+    Message.objects.create(
+        conversation=earlier,
+        role="assistant",
+        content="Hi",
+        input_tokens=5,
+        cache_read_tokens=800,
+        cache_creation_tokens=100,
+        output_tokens=100,
+    )
+    response = alice_client.post(reverse("chat:post_message", args=[conversation.pk]), {"text": "Hello"})
+    assert response.status_code == 429
+    assert conversation.messages.count() == 0
+
+
 def test_messages_copied_into_a_branch_are_not_counted_twice(alice_client, alice, conversation, settings):
     settings.BOWOUT_TOKENS_PER_DAY = 199_999
     first = Message.objects.create(conversation=conversation, role="user", content="Hello")
