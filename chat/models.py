@@ -19,6 +19,15 @@ class ConversationQuerySet(models.QuerySet):
     def recent_first(self) -> "ConversationQuerySet":
         return self.order_by("-updated_at", "-created_at")
 
+    def for_sidebar(self) -> "ConversationQuerySet":
+        """The chat list: archived chats left out, pinned ones first (latest pinned on top), then recent."""
+        return self.filter(archived_at__isnull=True).order_by(
+            models.F("pinned_at").desc(nulls_last=True), "-updated_at", "-created_at"
+        )
+
+    def archived(self) -> "ConversationQuerySet":
+        return self.filter(archived_at__isnull=False).order_by("-archived_at")
+
     def ended(self) -> "ConversationQuerySet":
         return self.filter(ended_at__isnull=False)
 
@@ -84,6 +93,12 @@ class Conversation(models.Model):
     end_summary = models.TextField(blank=True)
     # Set when staff reopen a conversation ended by mistake; the end itself stays in the events.
     reopened_at = models.DateTimeField(null=True, blank=True)
+
+    # Organising one's chats (never a write to the conversation itself, so allowed after an end too).
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    # The model chosen for this chat's replies (one of BOWOUT_MODELS); blank: the default, BOWOUT_MODEL.
+    model = models.CharField(max_length=100, blank=True)
 
     # A branch: a new conversation made by editing a message of another one.
     parent = models.ForeignKey(
@@ -182,12 +197,22 @@ class Message(models.Model):
     stop_details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Regenerate keeps every version of a reply; the one the user is looking at is shown and sent to the
+    # model as history, the others wait to be paged to (‹ 1/2 ›).
+    version_shown = models.BooleanField(default=True)
     # While streaming: the worker writing this reply and its latest sign of life (chat/liveness.py).
     writer = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(default=timezone.now, null=True, blank=True)
 
     # The viewer's own rating, set for display by chat.fragments.messages_for_display (not a column).
     my_rating: str
+    # Also set there: whether a later message follows (only the last reply can be regenerated), and for a
+    # regenerated reply the ids of all its versions and which one this is (‹ 2/3 ›).
+    followed: bool = False
+    versions: list[int] = []  # noqa: RUF012  # read only; a list per message is set by the display code
+    version_number: int = 0
+    previous_version: int | None = None
+    next_version: int | None = None
 
     class Meta:
         ordering = ["id"]
@@ -221,6 +246,12 @@ class Message(models.Model):
     def refusal_explanation(self) -> str:
         details = self.stop_details if isinstance(self.stop_details, dict) else {}
         return str(details.get("explanation") or "")
+
+    @property
+    def can_regenerate(self) -> bool:
+        """A finished reply may be written again (Retry is for one that failed or broke off; a refused
+        exchange is never sent again)."""
+        return self.role == self.Role.ASSISTANT and self.status in (self.Status.COMPLETE, self.Status.STOPPED)
 
     @property
     def can_retry(self) -> bool:

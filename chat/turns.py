@@ -98,6 +98,8 @@ async def run_turn(
     policy: welfare.Policy,
     on_text: OnText,
     on_decision: OnDecision,
+    model: str = "",
+    instructions: str = "",
 ) -> bool:
     """Run the turn, filling `progress`. `on_text` gets the whole text so far and returns False to stop;
     returns False when stopped that way, True when the model finished (or the conversation ended).
@@ -105,14 +107,20 @@ async def run_turn(
     The user sees the text blocks of every round and, in rounds after a tool result, the text of signed
     thinking blocks too: Claude writes its words between tool calls inside them (returned when thinking
     `display` is "summarized"). Thinking before the first tool call, and unsigned thinking from other
-    servers, is reasoning, not shown."""
+    servers, is reasoning, not shown. `model` and `instructions` go to every request as they are
+    (claude.stream_reply)."""
     confirmation_requested = False
     previous_round_text = ""
     paused = False
     for round_number in range(MAX_TOOL_ROUNDS + 1):
         # A reply resumed after pause_turn goes on mid-sentence; a round after a tool result starts anew.
         separator = "\n\n" if progress.text and not progress.text.endswith("\n\n") and not paused else ""
-        stream = claude.stream_reply(messages + progress.api_messages, tools=[welfare.END_TOOL])
+        stream = claude.stream_reply(
+            messages + progress.api_messages,
+            tools=[welfare.END_TOOL],
+            model=model,
+            instructions=instructions,
+        )
         final: Any = None
         async with contextlib.aclosing(stream):  # type: ignore[type-var]  # an async generator has aclose
             async for event in stream:
