@@ -51,7 +51,9 @@ class CustomInstructionsForm(forms.Form):
         text = self.cleaned_data["custom_instructions"].strip()
         limit = settings.BOWOUT_CUSTOM_INSTRUCTIONS_MAX_CHARS
         if "\x00" in text:
-            raise forms.ValidationError("The instructions contain a NUL character (\\0), which cannot be saved.")
+            raise forms.ValidationError(
+                "The instructions contain a NUL character (\\0), which cannot be saved."
+            )
         if len(text) > limit:
             raise forms.ValidationError(
                 f"Custom instructions can be at most {limit:,} characters; these have {len(text):,}. "

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import retention
 from accounts.forms import CustomInstructionsForm, DeleteAccountForm
+from accounts.models import User
 
 
 @login_required
@@ -34,7 +35,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         request.POST or None, initial={"custom_instructions": getattr(user, "custom_instructions", "")}
     )
     if request.method == "POST" and form.is_valid():
-        type(user).objects.filter(pk=user.pk).update(
+        User.objects.filter(pk=request.user.pk or 0).update(
             custom_instructions=form.cleaned_data["custom_instructions"]
         )
         flash.success(request, "Settings saved. New replies will take them into account.")

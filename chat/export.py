@@ -20,7 +20,9 @@ def reply_text(message: Message) -> str:
     texts = [
         block.get("text", "")
         for turn in message.api_messages
-        if isinstance(turn, dict) and turn.get("role") == "assistant" and isinstance(turn.get("content"), list)
+        if isinstance(turn, dict)
+        and turn.get("role") == "assistant"
+        and isinstance(turn.get("content"), list)
         for block in turn["content"]
         if isinstance(block, dict) and block.get("type") == "text"
     ]

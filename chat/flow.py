@@ -430,9 +430,8 @@ def branch_from_message(user, conversation_id: Any, message_id: Any, text: Any) 
             parent=original,
             title=Conversation.title_from_text(f"{original.display_title} (edited)"),
         )
-        earlier = (
-            original.messages.filter(id__lt=edited.pk, version_shown=True)
-            .exclude(status__in=[Message.Status.STREAMING, Message.Status.FAILED])
+        earlier = original.messages.filter(id__lt=edited.pk, version_shown=True).exclude(
+            status__in=[Message.Status.STREAMING, Message.Status.FAILED]
         )
         Message.objects.bulk_create(
             Message(

@@ -280,8 +280,6 @@ async def _finish_and_publish(reply_id: int, progress: TurnProgress, status: str
         html = await database_sync_to_async(fragments.render_snapshot)(reply.conversation)
     else:
         html = await database_sync_to_async(fragments.render_finished)(reply)
-        html += fragments.render_controls(
-            reply.conversation, streaming=False
-        )
+        html += fragments.render_controls(reply.conversation, streaming=False)
     await fragments.publish(reply.conversation_id, html)
     return reply

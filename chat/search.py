@@ -80,9 +80,7 @@ def _full_text(conversations, query: str) -> list[Result]:
     titled = (
         conversations.annotate(rank=SearchRank(SearchVector("title", config="english"), words))
         .filter(rank__gt=0)
-        .annotate(
-            headline=SearchHeadline("title", words, config="english", start_sel=_START, stop_sel=_STOP)
-        )
+        .annotate(headline=SearchHeadline("title", words, config="english", start_sel=_START, stop_sel=_STOP))
         .order_by("-rank", "-updated_at")
     )
     results: dict = {}
@@ -90,7 +88,9 @@ def _full_text(conversations, query: str) -> list[Result]:
         results[conversation.pk] = Result(conversation, None, _marked(conversation.headline))
     for message in matches[: MAX_RESULTS * 4]:
         if message.conversation_id not in results or results[message.conversation_id].message_id is None:
-            results[message.conversation_id] = Result(message.conversation, message.pk, _marked(message.headline))
+            results[message.conversation_id] = Result(
+                message.conversation, message.pk, _marked(message.headline)
+            )
     return list(results.values())[:MAX_RESULTS]
 
 
@@ -111,7 +111,9 @@ def _contains(conversations, query: str) -> list[Result]:
     )
     for message in matches[: MAX_RESULTS * 4]:
         if message.conversation_id not in results or results[message.conversation_id].message_id is None:
-            results[message.conversation_id] = Result(message.conversation, message.pk, snippet(message.content, query))
+            results[message.conversation_id] = Result(
+                message.conversation, message.pk, snippet(message.content, query)
+            )
     return list(results.values())[:MAX_RESULTS]
 
 
@@ -131,6 +133,3 @@ def snippet(text: str, query: str) -> SafeString:
         + escape(after)
         + ("…" if end < len(text) else "")
     )
-
-
-

@@ -19,9 +19,7 @@ urlpatterns = [
     path("c/<uuid:conversation_id>/messages/<int:message_id>/edit/", views.edit, name="edit"),
     path("c/<uuid:conversation_id>/messages/<int:message_id>/rate/", views.rate, name="rate"),
     path("c/<uuid:conversation_id>/regenerate/", views.regenerate, name="regenerate"),
-    path(
-        "c/<uuid:conversation_id>/messages/<int:message_id>/show/", views.show_version, name="show_version"
-    ),
+    path("c/<uuid:conversation_id>/messages/<int:message_id>/show/", views.show_version, name="show_version"),
     path("c/<uuid:conversation_id>/model/", views.choose_model, name="model"),
     path("c/<uuid:conversation_id>/pin/", views.pin, name="pin"),
     path("c/<uuid:conversation_id>/archive/", views.archive, name="archive"),

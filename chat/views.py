@@ -289,11 +289,15 @@ async def regenerate(request: HtmxHttpRequest, conversation_id: UUID) -> HttpRes
     """Another version of the last reply (the earlier ones are kept); the same path as Retry."""
     user = await request.auser()
     try:
-        reply = await sync_to_async(flow.regenerate_reply)(user, conversation_id, request.POST.get("message_id"))
+        reply = await sync_to_async(flow.regenerate_reply)(
+            user, conversation_id, request.POST.get("message_id")
+        )
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error)
     # The whole list: every tab swaps the earlier version for the new one being written.
-    await fragments.publish(conversation_id, await sync_to_async(fragments.render_snapshot)(reply.conversation))
+    await fragments.publish(
+        conversation_id, await sync_to_async(fragments.render_snapshot)(reply.conversation)
+    )
     generation.start_generation(reply)
     await generation.wait_for_generation(reply.pk)
     return redirect(reverse("chat:conversation", args=[conversation_id]) + f"#msg-{reply.pk}")
@@ -404,4 +408,6 @@ def export_all(request: HtmxHttpRequest, fmt: str) -> HttpResponse:
     if not conversations:
         flash.error(request, "You have no chats to export yet.")
         return redirect("chat:home")
-    return _download(_render_export(conversations, fmt), fmt, export.filename(conversations, fmt, single=False))
+    return _download(
+        _render_export(conversations, fmt), fmt, export.filename(conversations, fmt, single=False)
+    )

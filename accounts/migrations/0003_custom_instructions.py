@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_user_deleted_at'),
+        ("accounts", "0002_user_deleted_at"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='custom_instructions',
+            model_name="user",
+            name="custom_instructions",
             field=models.TextField(blank=True),
         ),
     ]

@@ -4,30 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chat', '0008_message_api_messages'),
+        ("chat", "0008_message_api_messages"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='conversation',
-            name='archived_at',
+            model_name="conversation",
+            name="archived_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='model',
+            model_name="conversation",
+            name="model",
             field=models.CharField(blank=True, max_length=100),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='pinned_at',
+            model_name="conversation",
+            name="pinned_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='message',
-            name='version_shown',
+            model_name="message",
+            name="version_shown",
             field=models.BooleanField(default=True),
         ),
     ]
