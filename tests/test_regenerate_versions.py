@@ -44,8 +44,12 @@ def test_paging_back_shows_the_earlier_version_and_makes_it_the_history(alice_cl
     first = _send(alice_client, conversation, "How do tides work?")
     _regenerate(alice_client, conversation, first)
     second = conversation.messages.filter(role="assistant").last()
-    Message.objects.filter(pk=first.pk).update(content="FIRST VERSION", content_html="<p>FIRST VERSION</p>", api_messages=[])
-    Message.objects.filter(pk=second.pk).update(content="SECOND VERSION", content_html="<p>SECOND VERSION</p>", api_messages=[])
+    Message.objects.filter(pk=first.pk).update(
+        content="FIRST VERSION", content_html="<p>FIRST VERSION</p>", api_messages=[]
+    )
+    Message.objects.filter(pk=second.pk).update(
+        content="SECOND VERSION", content_html="<p>SECOND VERSION</p>", api_messages=[]
+    )
 
     url = reverse("chat:show_version", args=[conversation.pk, first.pk])
     html = alice_client.post(url, follow=True).content.decode()
