@@ -310,6 +310,9 @@ def show_version(request: HtmxHttpRequest, conversation_id: UUID, message_id: in
         shown = flow.show_version(request.user, conversation_id, message_id)
     except flow.ChatError as error:
         return _refuse(request, conversation_id, error)
+    if request.htmx:
+        # The same page with another version in it (a redirect differing only by its #anchor would not load).
+        return HttpResponse(status=204, headers={"HX-Refresh": "true"})
     return redirect(reverse("chat:conversation", args=[conversation_id]) + f"#msg-{shown.pk}")
 
 
