@@ -277,7 +277,11 @@ def _answer_again(
     """Retry and Regenerate: a new reply to the last user message, through the same checks as a send."""
     with transaction.atomic():
         conversation = _lock_open_conversation(user, conversation_id)
-        last = conversation.messages.order_by("-id").first()
+        # Regenerate answers again from the version the user is looking at, whichever it is.
+        candidates = (
+            conversation.messages.filter(version_shown=True) if new_version else conversation.messages
+        )
+        last = candidates.order_by("-id").first()
         if last is None or str(last.pk) != str(message_id) or not allowed(last):
             if conversation.messages.filter(status=Message.Status.STREAMING).exists():
                 raise ReplyInProgress()

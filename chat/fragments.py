@@ -43,9 +43,10 @@ def messages_for_display(conversation: Conversation, user) -> list[Message]:
     for message in messages:
         message.my_rating = ratings.get(message.pk, "")
     _number_versions(messages)
-    for message in messages[:-1]:
+    shown = [m for m in messages if m.version_shown]
+    for message in shown[:-1]:
         message.followed = True
-    return [m for m in messages if m.version_shown]
+    return shown
 
 
 def _number_versions(messages: list[Message]) -> None:

@@ -124,3 +124,14 @@ def test_another_users_chat_cannot_be_regenerated_or_paged(alice_client, convers
     assert _regenerate(intruder, conversation, reply).status_code == 404
     assert intruder.post(reverse("chat:show_version", args=[conversation.pk, reply.pk])).status_code == 404
     assert conversation.messages.filter(role="assistant").count() == 1
+
+
+def test_an_earlier_version_paged_back_to_can_be_regenerated(alice_client, conversation):
+    first = _send(alice_client, conversation, "How do tides work?")
+    _regenerate(alice_client, conversation, first)
+    alice_client.post(reverse("chat:show_version", args=[conversation.pk, first.pk]))
+
+    html = _regenerate(alice_client, conversation, first).content.decode()
+
+    assert conversation.messages.filter(role="assistant").count() == 3
+    assert 'aria-label="Version 3 of 3"' in html and 'data-role="regenerate"' in html
