@@ -517,6 +517,7 @@ def rename_conversation(user, conversation_id: Any, title: Any) -> Conversation:
 
 def choose_model(user, conversation_id: Any, model: Any) -> Conversation:
     """The model picker: one of the offered models, for this chat's next replies."""
+    get_conversation(user, conversation_id)  # someone else's chat is not found, whatever was asked
     offered = claude.available_models()
     if model not in offered:
         raise InvalidMessage(f"Choose one of the models offered: {', '.join(offered)}.")

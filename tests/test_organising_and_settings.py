@@ -173,12 +173,10 @@ def test_an_ended_chat_or_another_users_chat_keeps_its_model(model_server, alice
     conversation = Conversation.objects.create(user=alice)
     intruder = Client()
     intruder.force_login(bob)
-    assert (
-        intruder.post(
-            reverse("chat:model", args=[conversation.pk]), {"model": "claude-haiku-5-5"}
-        ).status_code
-        == 404
-    )
+    url = reverse("chat:model", args=[conversation.pk])
+    # Not found, whether the model asked for is offered or not: nothing about her chat leaks.
+    assert intruder.post(url, {"model": "claude-haiku-5-5"}).status_code == 404
+    assert intruder.post(url, {"model": "gpt-9"}).status_code == 404
     conversation.end(by=EndedBy.USER, reason=EndReason.USER_REQUESTED)
 
     response = alice_client.post(reverse("chat:model", args=[conversation.pk]), {"model": "claude-haiku-5-5"})
