@@ -124,7 +124,10 @@ def _finish(reply_id: int, progress: TurnProgress, status: str, error: str) -> M
     with transaction.atomic():
         # A Stop recorded meanwhile wins over how the stream ended, and is no error.
         moved = Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING).update(status=status)
+        # The model the server says answered (through a proxy, not necessarily the one configured).
+        answered_by = {"model_name": progress.model[:100]} if progress.model else {}
         Message.objects.filter(pk=reply_id).update(
+            **answered_by,
             content=progress.text,
             content_html=render_markdown(progress.text),
             api_messages=progress.api_messages,
@@ -263,6 +266,9 @@ def outcome_of(progress: TurnProgress) -> tuple[str, str]:
         return Message.Status.INTERRUPTED, claude.ERR_CUT_OFF
     if progress.stop_reason == "pause_turn":
         return Message.Status.INTERRUPTED, claude.ERR_PAUSED
+    if not progress.text.strip() and progress.end is None:
+        # Only reasoning (thinking, which is never shown), or nothing at all: not a reply.
+        return Message.Status.INTERRUPTED, claude.ERR_NO_WORDS
     return Message.Status.COMPLETE, ""
 
 

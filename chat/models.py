@@ -222,11 +222,15 @@ class Message(models.Model):
         details = self.stop_details if isinstance(self.stop_details, dict) else {}
         return str(details.get("explanation") or "")
 
+    # Words in an error sentence (chat/claude.py) saying a retry cannot help: no Retry is offered beside them.
+    NO_RETRY_WORDS = ("retrying will not help", "retrying is unlikely to help")
+
     @property
     def can_retry(self) -> bool:
-        return self.role == self.Role.ASSISTANT and self.status in (
-            self.Status.FAILED,
-            self.Status.INTERRUPTED,
+        return (
+            self.role == self.Role.ASSISTANT
+            and self.status in (self.Status.FAILED, self.Status.INTERRUPTED)
+            and not any(words in self.error for words in self.NO_RETRY_WORDS)
         )
 
 

@@ -229,7 +229,7 @@ def test_api_text_is_complete_with_usage_cache_tokens_and_the_thinking_block_kep
     assert_requests_follow_the_api(replay.requests("api_text"))
 
 
-def test_api_thinking_tool_end_ends_the_chat_and_shows_claudes_words(
+def test_api_thinking_tool_end_ends_the_chat_and_shows_only_claudes_words(
     use, browser_client, conversation, replay, settings
 ):
     settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
@@ -246,12 +246,12 @@ def test_api_thinking_tool_end_ends_the_chat_and_shows_claudes_words(
 
     shown = visible(page(browser_client, conversation))
     words_before = recorded_text("api_thinking_tool_end", 1)
-    # On this model the words between the two calls come back inside the second round's thinking block.
-    words_between = second["content"][0]["thinking"]
     assert words_before in shown
-    assert words_between in shown
-    # The reasoning before the first call is Claude's own, not words to the user.
-    assert first["content"][0]["thinking"] not in shown
+    # Thinking, and the summaries of it the API returns, is reasoning: never shown as Claude's words, in the
+    # goodbye of an end or anywhere else on the page.
+    for number, recorded in ((1, first), (2, second)):
+        thinking = recorded["content"][0]["thinking"]
+        assert thinking and thinking not in shown, f"round {number}'s thinking is shown as Claude's words"
     assert "Claude ended this conversation" in shown
 
     requests = replay.requests("api_thinking_tool_end")
