@@ -124,10 +124,7 @@ def _finish(reply_id: int, progress: TurnProgress, status: str, error: str) -> M
     with transaction.atomic():
         # A Stop recorded meanwhile wins over how the stream ended, and is no error.
         moved = Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING).update(status=status)
-        # The model the server says answered (through a proxy, not necessarily the one configured).
-        answered_by = {"model_name": progress.model[:100]} if progress.model else {}
         Message.objects.filter(pk=reply_id).update(
-            **answered_by,
             content=progress.text,
             content_html=render_markdown(progress.text),
             api_messages=progress.api_messages,

@@ -222,6 +222,33 @@ class Message(models.Model):
         details = self.stop_details if isinstance(self.stop_details, dict) else {}
         return str(details.get("explanation") or "")
 
+    @property
+    def reasoning(self) -> str:
+        """The thinking (or its summaries) the model returned with this reply: never shown to the user as
+        its words, and shown to staff labelled as reasoning."""
+        parts = [
+            block["thinking"].strip()
+            for turn in self.api_messages or []
+            if isinstance(turn, dict)
+            and turn.get("role") == "assistant"
+            and isinstance(turn.get("content"), list)
+            for block in turn["content"]
+            if isinstance(block, dict)
+            and block.get("type") == "thinking"
+            and isinstance(block.get("thinking"), str)
+        ]
+        return "\n\n".join(part for part in parts if part)
+
+    @property
+    def refusing_systems(self) -> str:
+        """Whose safety systems stopped a refused reply: Claude's, or those of the configured model another
+        server (a LiteLLM proxy, say) answers with. From the configured name, not the stream's: LiteLLM's
+        adapter says "claude-3-5-sonnet-20240620" in every message_start, whatever model answered."""
+        name = self.model_name.strip()
+        if not name or "claude" in name.lower():
+            return "Claude's safety systems"
+        return f"the safety systems of the model {name}"
+
     # Words in an error sentence (chat/claude.py) saying a retry cannot help: no Retry is offered beside them.
     NO_RETRY_WORDS = ("retrying will not help", "retrying is unlikely to help")
 

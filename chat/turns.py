@@ -31,7 +31,6 @@ class TurnProgress:
     round_text: str = ""  # text of the model round in progress, not yet in `api_messages`
     stop_reason: str = ""
     stop_details: dict[str, Any] = field(default_factory=dict)
-    model: str = ""  # the model the server says answered (a proxy's may not be Claude)
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
@@ -153,7 +152,6 @@ async def run_turn(
         previous_round_text = round_text or previous_round_text
         progress.stop_reason = final.stop_reason or CUT_OFF
         progress.stop_details = _stop_details(final)
-        progress.model = str(getattr(final, "model", "") or "")
         progress.add_usage(final.usage)
         calls_tools = final.stop_reason == "tool_use"
         progress.api_messages.append(assistant_turn(final.content, keep_tool_calls=calls_tools))
