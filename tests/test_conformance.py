@@ -777,3 +777,35 @@ def test_text_blocks_of_one_response_are_kept_apart(use, browser_client, convers
     assert reply.status == "complete" and reply.content == "\n\n".join(texts)
     body = article(page(browser_client, conversation), reply)
     assert all(f"<p>{html.escape(text, quote=False)}</p>" in body for text in texts), body
+
+
+def test_staff_see_claudes_thinking_labelled_as_reasoning_never_as_its_words(
+    use, browser_client, conversation, settings, make_user
+):
+    settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
+    use("api_thinking_tool_end")
+    reply = send(browser_client, conversation, "You're a useless idiot and I'll keep saying it.")
+    conversation.refresh_from_db()
+    assert conversation.is_ended
+    thinking = [recorded_message("api_thinking_tool_end", n)["content"][0]["thinking"] for n in (1, 2)]
+
+    staff = Client()
+    staff.force_login(make_user("root@example.com", is_staff=True, is_superuser=True))
+    markup = staff.get(reverse("admin:welfare_admin_endedconversation_change", args=[conversation.pk]))
+    item = re.search(rf'<li [^>]*id="message-{reply.pk}".*?</li>', markup.content.decode(), re.S)
+    assert item, "the reply is not in the transcript"
+    words = re.search(r'<div class="timeline__text">(.*?)</div>', item.group(0), re.S)
+    assert words and recorded_text("api_thinking_tool_end", 1) in html.unescape(words.group(1))
+    reasoning = re.search(
+        r"<dt>Reasoning \(never shown to the user\)</dt><dd>(.*?)</dd>", item.group(0), re.S
+    )
+    assert reasoning, "staff are not shown the reasoning, labelled"
+    for text in thinking:
+        assert text not in html.unescape(words.group(1)), "thinking shown to staff as Claude's words"
+        assert text in html.unescape(reasoning.group(1))
+
+    exported = staff.get(
+        reverse("admin:welfare_admin_endedconversation_transcript_json", args=[conversation.pk])
+    )
+    (saved,) = [m for m in json.loads(exported.content)["messages"] if m["id"] == reply.pk]
+    assert all(text not in saved["content"] and text in saved["reasoning"] for text in thinking)
