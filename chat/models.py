@@ -240,14 +240,12 @@ class Message(models.Model):
         return "\n\n".join(part for part in parts if part)
 
     @property
-    def refusing_systems(self) -> str:
-        """Whose safety systems stopped a refused reply: Claude's, or those of the configured model another
-        server (a LiteLLM proxy, say) answers with. From the configured name, not the stream's: LiteLLM's
-        adapter says "claude-3-5-sonnet-20240620" in every message_start, whatever model answered."""
+    def non_claude_model(self) -> str:
+        """The configured model's name when it is not a Claude (another server, a LiteLLM proxy), else "":
+        a refusal then names that model's safety systems, not Claude's. From the configured name, not the
+        stream's: LiteLLM's adapter says "claude-3-5-sonnet-20240620" in every message_start."""
         name = self.model_name.strip()
-        if not name or "claude" in name.lower():
-            return "Claude's safety systems"
-        return f"the safety systems of the model {name}"
+        return "" if not name or "claude" in name.lower() else name
 
     # Words in an error sentence (chat/claude.py) saying a retry cannot help: no Retry is offered beside them.
     NO_RETRY_WORDS = ("retrying will not help", "retrying is unlikely to help")
