@@ -1,5 +1,5 @@
 """A user's own chats as files they keep: Markdown to read, JSON to process. What the user sees on the
-page and nothing else: Claude's replies as their text (never its reasoning), the versions shown."""
+page and nothing else: Claude's replies as their words (`content`, never its reasoning), the versions shown."""
 
 import json
 from collections.abc import Iterable
@@ -10,23 +10,6 @@ from django.utils import timezone
 from chat.models import Conversation, Message
 
 FORMATS = {"md": "text/markdown; charset=utf-8", "json": "application/json"}
-
-
-def reply_text(message: Message) -> str:
-    """A message's words as the user reads them. For a reply with its API messages kept, the text blocks
-    of its assistant turns: thinking blocks (Claude's reasoning) are never its words."""
-    if message.is_user or not message.api_messages:
-        return message.content
-    texts = [
-        block.get("text", "")
-        for turn in message.api_messages
-        if isinstance(turn, dict)
-        and turn.get("role") == "assistant"
-        and isinstance(turn.get("content"), list)
-        for block in turn["content"]
-        if isinstance(block, dict) and block.get("type") == "text"
-    ]
-    return "\n\n".join(text.strip() for text in texts if text.strip())
 
 
 def _messages(conversation: Conversation) -> list[Message]:
@@ -55,7 +38,7 @@ def conversation_record(conversation: Conversation) -> dict[str, Any]:
                 "role": message.role,
                 "author": message.get_role_display(),
                 "created_at": message.created_at.isoformat(),
-                "text": reply_text(message),
+                "text": message.content,  # the words; reasoning lives apart (Message.reasoning)
                 "status": message.status,
                 **({"model": message.model_name} if message.model_name else {}),
             }

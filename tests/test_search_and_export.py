@@ -76,8 +76,8 @@ def _reply_with_reasoning(conversation: Conversation) -> None:
     Message.objects.create(
         conversation=conversation,
         role="assistant",
-        # As saved when thinking text reached the reply's words: the export takes the text blocks only.
-        content="PRIVATE REASONING\n\nTides come from the moon.",
+        # As a reply is saved: its words, and its reasoning kept apart in the API messages.
+        content="Tides come from the moon.",
         api_messages=[
             {
                 "role": "assistant",
