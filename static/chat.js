@@ -219,3 +219,14 @@ document.addEventListener("click", async (evt) => {
   clearTimeout(Number(button.dataset.timer));
   button.dataset.timer = String(setTimeout(() => { button.textContent = label; }, 2000));
 });
+
+// The skip link puts the keyboard in the message box (or the main content when the chat has none).
+document.addEventListener("click", (evt) => {
+  const link = evt.target.closest(".skip-link");
+  if (!link) return;
+  const target = document.querySelector(link.getAttribute("href")) || document.getElementById("main");
+  if (!target) return;
+  evt.preventDefault();
+  if (target.tabIndex < 0 && !target.matches("textarea, input, button, a[href]")) target.tabIndex = -1;
+  target.focus();
+});
