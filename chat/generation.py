@@ -294,7 +294,10 @@ async def _finish_and_publish(reply_id: int, progress: TurnProgress, status: str
         html = fragments.render_message(reply, oob="true") + fragments.render_controls(
             reply.conversation, streaming=False
         )
-        if reply.status in (Message.Status.FAILED, Message.Status.INTERRUPTED) and not reply.conversation.title:
+        if (
+            reply.status in (Message.Status.FAILED, Message.Status.INTERRUPTED)
+            and not reply.conversation.title
+        ):
             html += fragments.render_renamed(reply.conversation)  # "New chat" again: see drop_title_from
     await fragments.publish(reply.conversation_id, html)
     return reply

@@ -65,7 +65,9 @@ def _table_open(self: RendererHTML, tokens: list[Token], idx: int, options: Opti
     )
 
 
-def _table_close(self: RendererHTML, tokens: list[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+def _table_close(
+    self: RendererHTML, tokens: list[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
     return self.renderToken(tokens, idx, options, env) + "</div>\n"
 
 

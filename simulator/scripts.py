@@ -488,7 +488,9 @@ def warning_text(kind: AbuseKind) -> str:
 GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening))\b", re.IGNORECASE)
 THANKS = re.compile(r"\b(thanks|thank you|thx|cheers|much appreciated)\b", re.IGNORECASE)
 CODE_REQUEST = re.compile(r"\b(code|python|function|script|snippet|program|regex|class)\b", re.IGNORECASE)
-TABLE_REQUEST = re.compile(r"\b(table|compare|comparison|versus|vs)\b", re.IGNORECASE)
+TABLE_REQUEST = re.compile(
+    r"\b(in a table|as a table|a table of|compare|comparison|side[- ]by[- ]side)\b", re.IGNORECASE
+)
 LIST_REQUEST = re.compile(r"\b(list|ideas|tips|steps|ways to|options|suggestions)\b", re.IGNORECASE)
 QUESTION = re.compile(
     r"\?\s*$|^\s*(how|what|why|when|where|who|which|can|could|should|is|are|do|does)\b", re.IGNORECASE

@@ -1,4 +1,4 @@
-"""Write static/pygments.css: the colours of the classes Pygments puts on highlighted code (chat/markdown.py),
+"""Write static/pygments.css: the colours (styles whose every colour has a contrast of 4.5:1 or more on the code box) of the classes Pygments puts on highlighted code (chat/markdown.py),
 a light style and a dark one that follows the page's theme. Run it after changing the Pygments pin or the
 styles: `.venv/bin/python tools/pygments_css.py` (tests/test_markdown.py checks the file is current)."""
 
@@ -7,12 +7,12 @@ from pathlib import Path
 
 from pygments.formatters import HtmlFormatter
 
-LIGHT = "default"
-DARK = "github-dark"
+LIGHT = "xcode"
+DARK = "one-dark"
 OUT = Path(__file__).resolve().parents[1] / "static" / "pygments.css"
 DARK_SCOPES = (
-    (":root[data-theme=\"dark\"] .highlight", ""),
-    (":root:not([data-theme=\"light\"]) .highlight", "@media (prefers-color-scheme: dark) {"),
+    (':root[data-theme="dark"] .highlight', ""),
+    (':root:not([data-theme="light"]) .highlight', "@media (prefers-color-scheme: dark) {"),
 )
 
 

@@ -49,7 +49,9 @@ def start_server(workdir: Path) -> tuple[subprocess.Popen, str]:
         ANTHROPIC_BASE_URL="",
     )
     python = str(ROOT / ".venv" / "bin" / "python")
-    subprocess.run([python, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
     port = free_port()
     log = (workdir / "server.log").open("wb")
     server = subprocess.Popen(
@@ -159,7 +161,9 @@ def shoot(browser: Browser, url: str, out: Path, state: Path, pages: dict[str, s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()

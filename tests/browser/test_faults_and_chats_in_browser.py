@@ -115,7 +115,9 @@ def test_delete_chat_asks_first(page: Page, app_server):
     page.get_by_role("dialog", name="Delete this chat?").get_by_role("button", name="Delete chat").click()
     page.wait_for_url(app_server.url + "/")
     expect(page.get_by_role("status").filter(has_text="Chat deleted.")).to_be_visible()
-    expect(page.get_by_role("navigation", name="Your chats").get_by_role("link", name="Keep this one")).to_have_count(0)
+    expect(
+        page.get_by_role("navigation", name="Your chats").get_by_role("link", name="Keep this one")
+    ).to_have_count(0)
 
 
 def test_delete_chat_asks_first_without_javascript(new_context, app_server):
