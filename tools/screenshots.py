@@ -146,6 +146,10 @@ def shoot(browser: Browser, url: str, out: Path, state: Path, pages: dict[str, s
                 page.goto(address)
                 expect(page.locator("html")).to_have_attribute("data-ws-opens", "1")
                 page.wait_for_timeout(300)  # the list has scrolled to its end
+                if name == "reply-with-code-and-table":  # from the start of the reply: its table, then code
+                    page.locator(".message--assistant").last.evaluate(
+                        "e => e.scrollIntoView({block: 'start'})"
+                    )
                 path = out / f"{name}-{width}-{scheme}.png"
                 page.screenshot(path=path)
                 written.append(path)
