@@ -15,7 +15,7 @@ PORT ?= 8000
 # Proxies whose X-Forwarded-Proto/For uvicorn believes (the reverse proxy in front of `make serve`).
 FORWARDED_ALLOW_IPS ?= 127.0.0.1
 
-.PHONY: run serve demo test test-sqlite test-services lint typecheck check format install chromium bench bench-quick
+.PHONY: run serve demo test test-sqlite test-services lint typecheck check format install chromium bench bench-quick screenshots
 
 install: $(STAMPS)/venv
 
@@ -104,3 +104,8 @@ bench: $(STAMPS)/bench
 
 bench-quick: $(STAMPS)/bench
 	$(PY) benchmarks/run.py --quick
+
+# PNGs of the pages people see (README), at 1280 px and 390 px, light and dark: a server of its own with
+# content made through Chromium (tools/screenshots.py). Written to docs/screenshots/.
+screenshots: install chromium
+	$(PY) tools/screenshots.py

@@ -18,7 +18,7 @@ from django.db.models import Count, Max
 from django.template.loader import render_to_string
 
 from chat import claude
-from chat.models import Conversation, ConversationEvent, Message, MessageRating
+from chat.models import Conversation, ConversationEvent, Message, MessageRating, UserRequest
 
 
 class Posted(Protocol):
@@ -66,6 +66,20 @@ def _number_versions(messages: list[Message]) -> None:
             current.previous_version = current.versions[index - 1] if index else None
             current.next_version = current.versions[index + 1] if index + 1 < len(group) else None
         group = []
+
+
+def end_requests(conversation: Conversation) -> dict[str, UserRequest]:
+    """The owner's latest feedback on an end and request for a review ("feedback", "appeal"), for the
+    ended banner to say what became of them. None asked (no query) while the chat is open."""
+    if not conversation.is_ended:
+        return {}
+    kinds = {UserRequest.Kind.END_FEEDBACK: "feedback", UserRequest.Kind.APPEAL: "appeal"}
+    latest: dict[str, UserRequest] = {}
+    for request in UserRequest.objects.filter(
+        conversation=conversation, user_id=conversation.user_id, kind__in=kinds
+    ).order_by("created_at", "id"):
+        latest[kinds[UserRequest.Kind(request.kind)]] = request
+    return latest
 
 
 def shows_support(conversation: Conversation) -> bool:
@@ -133,12 +147,15 @@ def render_snapshot(conversation: Conversation) -> str:
     """The whole state of a conversation: swapped in when a socket (re)connects, and sent to every tab
     when the conversation ends."""
     chat_messages = messages_for_display(conversation, conversation.user)
-    return _render(
+    # Its entry in the chat list too: an end shows there ("ended").
+    sidebar_link = render_to_string("chat/sidebar.html#sidebar-link", {"item": conversation, "oob": True})
+    return sidebar_link + _render(
         "snapshot",
         conversation=conversation,
         chat_messages=chat_messages,
         streaming=any(m.is_streaming for m in chat_messages),
         support=shows_support(conversation),
+        end_requests=end_requests(conversation),
         oob=True,
     )
 

@@ -95,8 +95,13 @@ def history_of(messages) -> list[dict]:
         if previous.is_user and message.status == Message.Status.REFUSED
     }
     raw = []
-    for message in messages:
+    for index, message in enumerate(messages):
         if message.pk in refused_prompts or message.status == Message.Status.REFUSED:
+            continue
+        if message.is_user and index != last_user and not _was_answered(messages, index):
+            # No reply reached the model's side of it (it failed, or was stopped before a word) and the
+            # user wrote on instead of retrying: left out, so it is neither merged into the next message
+            # nor its failure carried over.
             continue
         if message.is_user:
             raw.append({"role": "user", "content": message.content})
@@ -105,6 +110,16 @@ def history_of(messages) -> list[dict]:
         elif message.status != Message.Status.FAILED:
             raw.append({"role": "assistant", "content": message.content})
     return history.normalize(raw)
+
+
+def _was_answered(messages: list[Message], index: int) -> bool:
+    """Whether a reply after the user message at `index` (before the next one) has something to send."""
+    for message in messages[index + 1 :]:
+        if message.is_user:
+            return False
+        if message.status != Message.Status.FAILED and (message.api_messages or message.content.strip()):
+            return True
+    return False
 
 
 def _log_failed_checkpoint(checkpoint: asyncio.Future) -> None:
@@ -140,6 +155,11 @@ def _finish(reply_id: int, progress: TurnProgress, status: str, error: str) -> M
             updated_at=timezone.now(),
         )
         reply = Message.objects.select_related("conversation").get(pk=reply_id)
+        broke = status in (Message.Status.FAILED, Message.Status.INTERRUPTED)
+        if moved and broke and error != liveness.interruption_error():
+            answered = reply.conversation.messages.filter(id__lt=reply.pk, role=Message.Role.USER).last()
+            if answered is not None:
+                reply.conversation.drop_title_from(answered.content)
         if progress.end is not None and status == Message.Status.COMPLETE:
             flow.end_by_assistant(reply, progress.end)
             reply.conversation.refresh_from_db()
@@ -284,5 +304,10 @@ async def _finish_and_publish(reply_id: int, progress: TurnProgress, status: str
     else:
         html = await database_sync_to_async(fragments.render_finished)(reply)
         html += fragments.render_controls(reply.conversation, streaming=False)
+        if (
+            reply.status in (Message.Status.FAILED, Message.Status.INTERRUPTED)
+            and not reply.conversation.title
+        ):
+            html += fragments.render_renamed(reply.conversation)  # "New chat" again: see drop_title_from
     await fragments.publish(reply.conversation_id, html)
     return reply

@@ -148,6 +148,14 @@ class Conversation(models.Model):
         self.refresh_from_db()
         return previous
 
+    def drop_title_from(self, text: str) -> bool:
+        """A message whose reply failed does not name the chat: clear a title made from `text` (a rename
+        stays), so the next message sent names it. True if the title was cleared."""
+        cleared = Conversation.objects.filter(pk=self.pk, title=self.title_from_text(text)).update(title="")
+        if cleared:
+            self.title = ""
+        return bool(cleared)
+
     @staticmethod
     def title_from_text(text: str) -> str:
         words = " ".join(text.split())

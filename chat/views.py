@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from chat import close_codes, export, flow, fragments, generation, liveness, quotas, search
@@ -76,6 +76,7 @@ def render_conversation(
         "chat_messages": chat_messages,
         "streaming": any(m.is_streaming for m in chat_messages),
         "support": fragments.shows_support(conversation),
+        "end_requests": fragments.end_requests(conversation),
         "state_token": fragments.state_token(conversation),
         "error": error,
         "draft": draft,
@@ -173,8 +174,12 @@ def rename(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def delete(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
+    """GET: the confirmation page (the dialog, without JavaScript). POST: delete the chat."""
+    if request.method == "GET":
+        conversation = _get_conversation(request, conversation_id)
+        return render(request, "chat/delete.html", {"conversation": conversation, "standalone": True})
     try:
         flow.delete_conversation(request.user, conversation_id)
     except flow.ChatError as error:
@@ -266,7 +271,8 @@ def _end_feedback(request: HtmxHttpRequest, conversation_id: UUID, *, appeal: bo
     sent = "request for a review" if appeal else "feedback"
     if request.htmx:
         conversation = _get_conversation(request, conversation_id)
-        return render(request, f"{TEMPLATE}#feedback", {"conversation": conversation, "feedback_sent": sent})
+        context = {"conversation": conversation, "end_requests": fragments.end_requests(conversation)}
+        return render(request, f"{TEMPLATE}#feedback", context)
     flash.success(request, f"Thank you — your {sent} reached Bowout's staff.")
     return redirect("chat:conversation", conversation_id=conversation_id)
 

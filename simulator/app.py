@@ -13,15 +13,17 @@ parameters ignored.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from .caching import PromptCache
 from .layout import Generation, lay_out, new_id
 from .models import find_model
-from .scripts import SCRIPTS, Dialogue, Reply, Script, ScriptOptions, plan_reply
+from .scripts import SCRIPTS, Dialogue, Reply, Script, ScriptOptions, fault, plan_reply
 from .signing import DEFAULT_KEY, Signer
 from .validation import ApiError, check_request, parse_request
 
@@ -71,6 +73,7 @@ def create_app(
     thinking_models = thinking_by_default() if thinking is None else thinking
     signer = Signer(signing_key)
     cache = PromptCache(max_entries=cache_entries)
+    faults = TransientFaults(max_entries=cache_entries)
 
     async def app(scope: AsgiMessage, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -81,13 +84,13 @@ def create_app(
     async def route(scope: AsgiMessage, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
         if method == "POST" and path == "/v1/messages":
-            await messages_endpoint(receive, send)
+            await messages_endpoint(receive, send, sdk_retry(scope))
         elif method == "GET" and path in ("/", "/health"):
             await send_json(send, 200, {"status": "ok", "service": "bowout offline model simulator"})
         else:
             await send_error(send, 404, "not_found_error", f"Not found: {method} {path}")
 
-    async def messages_endpoint(receive: Receive, send: Send) -> None:
+    async def messages_endpoint(receive: Receive, send: Send, retrying: bool) -> None:
         raw = await read_body(receive)
         if raw is None:
             return  # the client left before sending its request
@@ -99,7 +102,10 @@ def create_app(
         except ApiError as exc:
             await send_error(send, exc.status, exc.error_type, exc.message)
             return
-        reply = plan_reply(Dialogue.from_request(body), options, scripts)
+        dialogue = Dialogue.from_request(body)
+        reply = plan_reply(dialogue, options, scripts)
+        if reply.fault is not None and not faults.strike(body, retrying):
+            reply = plan_reply(dialogue, options, [script for script in scripts if script is not fault])
         if reply.fault in FAULT_STATUS:
             wait = FAULT_RETRY_AFTER.get(reply.fault)
             headers = [(b"retry-after", str(wait).encode())] if wait else []
@@ -113,6 +119,37 @@ def create_app(
             await send_whole_message(generation, reply, send)
 
     return app
+
+
+class TransientFaults:
+    """A fault marker strikes once, as the API's overloads and server errors are passing: every attempt of
+    the call it first struck fails (the SDK's own retries), and the next call with the same request (a
+    Retry in the app) is answered. Per app, i.e. per process; the oldest requests are forgotten first."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._struck: OrderedDict[str, None] = OrderedDict()
+
+    def strike(self, body: Mapping[str, Any], retrying: bool) -> bool:
+        key = hashlib.sha256(
+            json.dumps([body.get("model"), body.get("system"), body.get("messages")], sort_keys=True).encode()
+        ).hexdigest()
+        if key in self._struck and not retrying:
+            del self._struck[key]
+            return False
+        self._struck[key] = None
+        self._struck.move_to_end(key)
+        while len(self._struck) > self.max_entries:
+            self._struck.popitem(last=False)
+        return True
+
+
+def sdk_retry(scope: AsgiMessage) -> bool:
+    """Whether the request is the SDK retrying a failed call (its `x-stainless-retry-count` header)."""
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"x-stainless-retry-count":
+            return value.strip() not in (b"", b"0")
+    return False
 
 
 def check_context_window(model: str, input_tokens: int, thinking_models: bool) -> None:

@@ -55,6 +55,7 @@ from .texts import (
     REFUSAL_EXPLANATION,
     REFUSAL_PARTIAL_TEXT,
     STILL_HERE_TEXT,
+    TABLE_REPLY,
     THANKS_REPLIES,
     TOOL_PREFACE_TEXT,
     USER_END_GOODBYE,
@@ -500,6 +501,9 @@ def warning_text(kind: AbuseKind) -> str:
 GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening))\b", re.IGNORECASE)
 THANKS = re.compile(r"\b(thanks|thank you|thx|cheers|much appreciated)\b", re.IGNORECASE)
 CODE_REQUEST = re.compile(r"\b(code|python|function|script|snippet|program|regex|class)\b", re.IGNORECASE)
+TABLE_REQUEST = re.compile(
+    r"\b(in a table|as a table|a table of|compare|comparison|side[- ]by[- ]side)\b", re.IGNORECASE
+)
 LIST_REQUEST = re.compile(r"\b(list|ideas|tips|steps|ways to|options|suggestions)\b", re.IGNORECASE)
 QUESTION = re.compile(
     r"\?\s*$|^\s*(how|what|why|when|where|who|which|can|could|should|is|are|do|does)\b", re.IGNORECASE
@@ -530,6 +534,11 @@ def ordinary_text(text: str, seed: str) -> str:
         return pick(THANKS_REPLIES, seed)
     if GREETING.search(text) and len(text.split()) <= 6:
         return pick(GREETING_REPLIES, seed)
+    if TABLE_REQUEST.search(text):
+        if not CODE_REQUEST.search(text):
+            return TABLE_REPLY
+        snippet = pick(CODE_SNIPPETS, seed)
+        return f"{TABLE_REPLY}\n\n{CODE_REPLY.format(about='', snippet=snippet, closer=pick(CODE_CLOSERS, seed))}"
     if CODE_REQUEST.search(text):
         snippet = pick(CODE_SNIPPETS, seed)
         closer = pick(CODE_CLOSERS, seed + "closer")

@@ -237,6 +237,17 @@ FALLBACK_TEXT = "I'm not sure what to say to that. Could you put it another way?
 TOOL_PREFACE_TEXT = "Let me note this for the record before I continue."
 CODE_REPLY = "Here's a small, self-contained Python example{about}:\n\n```python\n{snippet}\n```\n\n{closer}"
 CODE_ABOUT = " to get you started on {topic}"
+# A request for a table or a comparison: a Markdown table (wide enough to scroll on a phone), then a formula.
+TABLE_REPLY = (
+    "Here's a side-by-side comparison:\n\n"
+    "| Option | Time to set up | Cost per month | Best for | Watch out for |\n"
+    "|---|---|---|---|---|\n"
+    "| SQLite | minutes | free | one machine, a few hundred users | one writer at a time |\n"
+    "| PostgreSQL | an hour | from $15 | many workers, full-text search | backups and upgrades |\n"
+    "| A managed database | minutes | from $50 | teams without an operator | lock-in, egress fees |\n\n"
+    "As a rule of thumb, the load a database can carry grows roughly as $L \\approx n \\cdot r$ for $n$ "
+    "workers at $r$ requests each. Tell me your numbers and I'll narrow it down."
+)
 
 
 # Hateful content about groups of people: the third kind of abuse.

@@ -43,7 +43,10 @@
     if (pending && document.querySelector(`[data-client-id="${pending.id}"]`)) {
       const box = document.getElementById("message-text");
       // Only clear what was sent: the user may have typed on meanwhile.
-      if (box && box.value.trim() === String(pending.text).trim()) box.value = "";
+      if (box && box.value.trim() === String(pending.text).trim()) {
+        box.value = "";
+        fitComposer();
+      }
       pending = null;
       scrollToEnd();
     } else if (followEnd) {
@@ -151,10 +154,25 @@
   }
   wide.addEventListener("change", fitChatList);
 
+  // The composer grows with its text up to 40% of the window. CSS field-sizing does it where the browser
+  // knows it; elsewhere the height follows the text here.
+  const sizesItself = window.CSS && CSS.supports("field-sizing", "content");
+  function fitComposer() {
+    const box = document.getElementById("message-text");
+    if (!box || sizesItself) return;
+    box.style.height = "auto";
+    box.style.height = `${Math.min(box.scrollHeight + 2, window.innerHeight * 0.4)}px`;
+  }
+  document.addEventListener("input", (evt) => { if (evt.target.id === "message-text") fitComposer(); });
+
   document.addEventListener("DOMContentLoaded", () => {
     fitChatList();
+    fitComposer();
     // A link to one message (#msg-…) goes there; otherwise the newest message is in view.
     if (!location.hash) scrollToEnd();
+    // Ready to type, as in the chats people use; not on touch screens, where it would open the keyboard.
+    const box = document.getElementById("message-text");
+    if (box && !window.matchMedia("(pointer: coarse)").matches) box.focus({ preventScroll: true });
   });
 })();
 
@@ -172,4 +190,43 @@ document.addEventListener("submit", (evt) => {
 document.addEventListener("click", (evt) => {
   const button = evt.target.closest("[data-closes-dialog]");
   if (button) document.getElementById(button.dataset.closesDialog)?.close();
+});
+
+// Copy buttons on code blocks and messages (shown only when this script runs: see .js in bowout.css).
+document.addEventListener("click", async (evt) => {
+  const button = evt.target.closest(".copy-button");
+  if (!button) return;
+  const source = button.dataset.copy === "code"
+    ? button.closest(".code-block")?.querySelector("pre")
+    : button.closest(".message")?.querySelector(".message__body");
+  if (!source) return;
+  const text = source.innerText.replace(/\n$/, "");
+  let copied = false;
+  try {
+    await navigator.clipboard.writeText(text);
+    copied = true;
+  } catch (error) {
+    // No clipboard API (a page served over plain HTTP from another host): select the text for Ctrl+C.
+    const range = document.createRange();
+    range.selectNodeContents(source);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+  const label = button.dataset.label || button.textContent;
+  button.dataset.label = label;
+  button.textContent = copied ? "Copied" : "Selected: press Ctrl+C";
+  clearTimeout(Number(button.dataset.timer));
+  button.dataset.timer = String(setTimeout(() => { button.textContent = label; }, 2000));
+});
+
+// The skip link puts the keyboard in the message box (or the main content when the chat has none).
+document.addEventListener("click", (evt) => {
+  const link = evt.target.closest(".skip-link");
+  if (!link) return;
+  const target = document.querySelector(link.getAttribute("href")) || document.getElementById("main");
+  if (!target) return;
+  evt.preventDefault();
+  if (target.tabIndex < 0 && !target.matches("textarea, input, button, a[href]")) target.tabIndex = -1;
+  target.focus();
 });

@@ -1,6 +1,10 @@
 """Saved messages become a history the Messages API accepts."""
 
+import pytest
+
+from chat.generation import history_of
 from chat.history import normalize
+from chat.models import Message
 
 
 def test_roles_alternate_and_end_with_the_user():
@@ -119,3 +123,29 @@ def test_a_tool_call_repeated_under_one_id_goes_back_once():
         ]
     )
     assert sent[1]["content"] == [call] and sent[2]["content"] == [result]
+
+
+@pytest.mark.django_db
+def test_a_message_whose_reply_failed_is_left_out_once_the_user_writes_on(alice, conversation):
+    def add(role: str, content: str, status: str = Message.Status.COMPLETE) -> Message:
+        return Message.objects.create(conversation=conversation, role=role, content=content, status=status)
+
+    add("user", "Tell me about owls [fault:server]")
+    add("assistant", "", Message.Status.FAILED)
+    add("user", "Hello?")
+    add("assistant", "", Message.Status.STOPPED)  # stopped before a word: nothing answered either
+    add("user", "How do tides work?")
+
+    sent = history_of(conversation.messages.all())
+
+    assert sent == [{"role": "user", "content": [{"type": "text", "text": "How do tides work?"}]}]
+
+
+@pytest.mark.django_db
+def test_a_retry_answers_the_failed_message_itself(alice, conversation):
+    Message.objects.create(conversation=conversation, role="user", content="Owls?")
+    Message.objects.create(conversation=conversation, role="assistant", status=Message.Status.FAILED)
+
+    assert history_of(conversation.messages.all()) == [
+        {"role": "user", "content": [{"type": "text", "text": "Owls?"}]}
+    ]

@@ -307,6 +307,19 @@ async def test_server_fault_is_a_500_api_error(client: anthropic.AsyncAnthropic)
     assert (raised.value.status_code, raised.value.type) == (500, "api_error")
 
 
+async def test_a_fault_strikes_every_attempt_of_one_call_and_then_passes(make_client: Any) -> None:
+    """Overloads and server errors pass, on the real API: the SDK's own retries of the call fail too (the
+    user sees the error), and the next call with the same conversation, a Retry, is answered."""
+    app = create_app()
+    retrying = make_client(app).with_options(max_retries=2)
+    with pytest.raises(anthropic.InternalServerError):
+        await retrying.messages.create(model=MODEL, max_tokens=1024, messages=[user("hi [fault:server]")])
+    answered = await reply_to(make_client(app), [user("hi [fault:server]")])
+    assert answered.stop_reason == "end_turn" and any(b.type == "text" and b.text for b in answered.content)
+    with pytest.raises(anthropic.InternalServerError):  # and the same words later strike again
+        await reply_to(make_client(app), [user("hi [fault:server]")])
+
+
 async def test_midstream_fault_sends_text_then_an_error_event(client: anthropic.AsyncAnthropic) -> None:
     received: list[str] = []
     with pytest.raises(anthropic.APIStatusError) as raised:

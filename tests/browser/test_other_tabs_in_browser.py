@@ -47,6 +47,7 @@ def test_a_deleted_chats_other_tab_says_so_and_stops_reconnecting(
 
     page.get_by_text("Chat options").click()
     page.get_by_role("button", name="Delete chat").click()
+    page.get_by_role("dialog", name="Delete this chat?").get_by_role("button", name="Delete chat").click()
     page.wait_for_url(app_server.url + "/")
     expect(page.get_by_role("status").filter(has_text="Chat deleted.")).to_be_visible()
 
