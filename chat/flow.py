@@ -19,6 +19,7 @@ from chat import claude, quotas, welfare
 from chat.models import (
     Conversation,
     ConversationEvent,
+    End,
     EndedBy,
     EndReason,
     Message,
@@ -296,10 +297,8 @@ def end_by_user(user, conversation_id: Any, note: Any = "") -> tuple[Conversatio
     with transaction.atomic():
         conversation = _lock_open_conversation(user, conversation_id)
         stopped = _stop_streaming_reply(conversation)
-        conversation.end(by=EndedBy.USER, reason=EndReason.USER_REQUESTED, summary=note)
-        ConversationEvent.objects.create(
-            conversation=conversation, kind=ConversationEvent.Kind.USER_END, actor=user, detail={"note": note}
-        )
+        end = End(by=EndedBy.USER, reason=EndReason.USER_REQUESTED, summary=note, at=timezone.now())
+        conversation.end(end, actor=user)
         UserRequest.objects.create(
             conversation=conversation,
             user=user,
@@ -312,11 +311,12 @@ def end_by_user(user, conversation_id: Any, note: Any = "") -> tuple[Conversatio
     return conversation, stopped
 
 
-def end_by_assistant(reply: Message, decision: welfare.Decision) -> None:
-    """Claude's confirmed end_conversation call, honoured by the policy. A user end that got there first
-    stands."""
+def end_by_assistant(reply: Message, decision: welfare.Decision, tool_input: dict[str, Any]) -> None:
+    """Claude's confirmed end_conversation call, honoured by the policy, once the reply that made it is
+    complete. A user end that got there first stands."""
     conversation = reply.conversation
-    if not conversation.end(by=EndedBy.ASSISTANT, reason=decision.reason, summary=decision.summary):
+    end = End(by=EndedBy.ASSISTANT, reason=decision.reason, summary=decision.summary, at=timezone.now())
+    if not conversation.end(end, message=reply, detail=decision_detail(decision, tool_input)):
         return
     if decision.reason == EndReason.USER_REQUESTED:
         UserRequest.objects.create(
@@ -337,16 +337,20 @@ def reopen_by_staff(staff_user, conversation: Conversation, note: str) -> Conver
     note = note.strip() if isinstance(note, str) else ""
     if not note:
         raise InvalidMessage("A note is required to reopen a conversation.")
-    with transaction.atomic():
-        previous = conversation.reopen()
-        if previous is None:
-            return None
-        return ConversationEvent.objects.create(
-            conversation=conversation,
-            kind=ConversationEvent.Kind.STAFF_ACTION,
-            actor=staff_user,
-            detail={"action": "reopen", "note": note, "previous_end": previous},
-        )
+    return conversation.reopen(actor=staff_user, note=note)
+
+
+def decision_detail(decision: welfare.Decision, tool_input: dict[str, Any]) -> dict[str, Any]:
+    """What an end_conversation decision's event records beyond the end: the tool's input, a decline's
+    cause, the crisis terms, the second check."""
+    detail: dict[str, Any] = {"input": tool_input}
+    if decision.cause:
+        detail["cause"] = decision.cause
+    if decision.crisis_terms:
+        detail["crisis_terms"] = list(decision.crisis_terms)
+    if decision.second_opinion:
+        detail["second_opinion"] = decision.second_opinion
+    return detail
 
 
 # --- After an end: branches and feedback ----------------------------------------------------------

@@ -139,7 +139,7 @@ def _finish(reply_id: int, progress: TurnProgress, status: str, error: str) -> M
         )
         reply = Message.objects.select_related("conversation").get(pk=reply_id)
         if progress.end is not None and status == Message.Status.COMPLETE:
-            flow.end_by_assistant(reply, progress.end)
+            flow.end_by_assistant(reply, progress.end, progress.end_input)
             reply.conversation.refresh_from_db()
     return reply
 
@@ -147,18 +147,17 @@ def _finish(reply_id: int, progress: TurnProgress, status: str, error: str) -> M
 def _record_decision(
     reply_id: int, conversation_id: uuid.UUID, decision: welfare.Decision, tool_input: dict
 ) -> None:
+    """A request to confirm, or a decline. An honoured call is recorded by the end itself
+    (flow.end_by_assistant), once the reply is complete and the conversation has really ended."""
     kind = {
         "confirm": ConversationEvent.Kind.END_CONFIRM_REQUESTED,
-        "honour": ConversationEvent.Kind.END_HONOURED,
         "decline": ConversationEvent.Kind.END_DECLINED,
     }[decision.outcome]
-    detail = {"reason": decision.reason, "summary": decision.summary, "input": tool_input}
-    if decision.cause:
-        detail["cause"] = decision.cause
-    if decision.crisis_terms:
-        detail["crisis_terms"] = list(decision.crisis_terms)
-    if decision.second_opinion:
-        detail["second_opinion"] = decision.second_opinion
+    detail = {
+        "reason": decision.reason,
+        "summary": decision.summary,
+        **flow.decision_detail(decision, tool_input),
+    }
     ConversationEvent.objects.create(
         conversation_id=conversation_id, message_id=reply_id, kind=kind, detail=detail
     )
@@ -221,7 +220,8 @@ async def _generate(reply_id: int) -> Message:
         return True
 
     async def on_decision(decision: welfare.Decision, tool_input: dict) -> None:
-        await database_sync_to_async(_record_decision)(reply_id, conversation_id, decision, tool_input)
+        if not decision.ends:
+            await database_sync_to_async(_record_decision)(reply_id, conversation_id, decision, tool_input)
 
     status: str = Message.Status.COMPLETE
     error = ""

@@ -32,6 +32,7 @@ class TurnProgress:
     cache_read_tokens: int = 0
     cache_creation_tokens: int = 0
     end: welfare.Decision | None = None
+    end_input: dict[str, Any] = field(default_factory=dict)  # the honoured call's input, for its event
 
     def keep_partial_round(self) -> None:
         """After a stop or an error mid-round: keep what was written as an assistant turn. Without its
@@ -165,7 +166,7 @@ async def run_turn(
             confirmation_requested = confirmation_requested or decision.outcome == "confirm"
             results.append({"type": "tool_result", "tool_use_id": block.id, **decision.tool_result()})
             if decision.ends:
-                progress.end = decision
+                progress.end, progress.end_input = decision, dict(tool_input)
         progress.api_messages.append({"role": "user", "content": results})
         if progress.end is not None:
             return True

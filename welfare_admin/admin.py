@@ -158,8 +158,7 @@ class EndedConversationAdmin(ReadOnlyAdmin):
     def ended(self, obj: EndedConversation) -> str:
         if obj.ended_at:
             return _when(obj.ended_at)
-        previous = datetime.fromisoformat(obj.previous_ended_at) if obj.previous_ended_at else None
-        return f"{_when(previous)} (reopened {_when(obj.reopened_at)})"
+        return f"{_when(obj.previous_end_at)} (reopened {_when(obj.reopened_at)})"
 
     @admin.display(description="User", ordering="user__email")
     def user_email(self, obj: EndedConversation) -> str:
@@ -249,11 +248,7 @@ class EndedConversationAdmin(ReadOnlyAdmin):
             "conversation": conversation,
             "end_by": _label(EndedBy, conversation.end_by),
             "end_why": _label(EndReason, conversation.end_why),
-            "previous_ended_at": (
-                datetime.fromisoformat(conversation.previous_ended_at)
-                if conversation.previous_ended_at
-                else None
-            ),
+            "previous_ended_at": conversation.previous_end_at,
             "review_status": _label(ReviewStatus, conversation.review),
             "timeline": transcript.timeline(conversation),
             "audit_entries": AuditEntry.objects.filter(conversation=conversation),

@@ -66,7 +66,8 @@ def reopen_conversation(actor, conversation: Conversation, note: str) -> AuditEn
     note = _clean_note(note)
     with transaction.atomic():
         event = flow.reopen_by_staff(actor, conversation, note)
-        if event is None:
+        previous = event.previous_end if event is not None else None
+        if event is None or previous is None:
             raise StaffActionError("This conversation is not ended, so it cannot be reopened.")
         # Open tabs get the composer back, once the reopen and its audit entry are committed.
         html = fragments.render_reopened(conversation)
@@ -76,7 +77,7 @@ def reopen_conversation(actor, conversation: Conversation, note: str) -> AuditEn
             AuditEntry.Action.REOPENED,
             note=note,
             conversation=conversation,
-            detail={"previous_end": event.detail.get("previous_end", {}), "event_id": event.pk},
+            detail={**previous.as_previous_end(), "event_id": event.pk},
         )
 
 

@@ -16,7 +16,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
-from chat.models import Conversation, ConversationEvent, EndedBy, EndReason, UserRequest
+from chat.models import Conversation, ConversationEvent, End, EndedBy, EndReason, UserRequest
 from welfare_admin.models import FEEDBACK_KINDS, REVIEW_ACTIONS, AuditEntry
 from welfare_admin.transcript import DECLINE_CAUSES
 
@@ -122,9 +122,9 @@ def welfare_stats(today: date | None = None) -> Stats:
         ConversationEvent.objects.filter(kind=ConversationEvent.Kind.STAFF_ACTION, detail__action="reopen")
         # The date of the stored ISO timestamp, which chat writes in UTC.
         .annotate(
-            day=Substr(KT("detail__previous_end__ended_at"), 1, 10),
-            by=KT("detail__previous_end__ended_by"),
-            why=KT("detail__previous_end__end_reason"),
+            day=Substr(KT(End.previous_end_lookup("at")), 1, 10),
+            by=KT(End.previous_end_lookup("by")),
+            why=KT(End.previous_end_lookup("reason")),
         )
         .filter(day__gte=first_day.isoformat(), day__lte=today.isoformat())
         .values("day", "by", "why")

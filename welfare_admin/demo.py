@@ -27,14 +27,12 @@ from chat.markdown import render_markdown
 from chat.models import (
     Conversation,
     ConversationEvent,
+    End,
     EndedBy,
     EndReason,
     Message,
     MessageRating,
     UserRequest,
-    end_fields,
-    end_record,
-    reopen_fields,
 )
 from welfare_admin.models import AuditEntry
 
@@ -159,17 +157,16 @@ class Plan:
     # (kind, source, message index or None, text, mistaken, status)
     requests: list[tuple[str, str, int | None, str, bool, str]] = field(default_factory=list)
     review: str = ""  # upheld | mistaken | reopened
-    # When it ended: kept here because a reopened conversation's own end fields are cleared.
-    end_at: datetime | None = None
-    previous_end: dict = field(default_factory=dict)
+    # Its end: kept here because a reopened conversation's own end columns are cleared.
+    end: End | None = None
     reopened_at: datetime | None = None
 
     @property
     def ended(self) -> datetime:
         """When it ended, asked only of plans that end (events and reviews hang off the end)."""
-        if self.end_at is None:
+        if self.end is None:
             raise ValueError("This demo conversation does not end.")
-        return self.end_at
+        return self.end.at
 
     @property
     def refers_to_messages(self) -> bool:
@@ -203,16 +200,17 @@ class Builder:
             at += timedelta(seconds=self.rnd.randint(5, 90))
         return at
 
-    def _end(self, plan: Plan, at: datetime, by: str, reason: str, summary: str) -> None:
-        plan.conversation.update(end_fields(by=by, reason=reason, summary=summary, at=at))
-        plan.end_at = at
+    def _end(self, plan: Plan, end: End, message: int | None = None, **detail: object) -> None:
+        """What Conversation.end writes, in bulk: the end's columns and its event, from one End."""
+        plan.conversation.update(end.columns())
+        plan.events.append((end.event_kind, message, end.event_detail(**detail)))
+        plan.end = end
 
     def _claude_end(self, plan: Plan, at: datetime, reason: str, summary: str) -> None:
         last = len(plan.messages) - 1
-        detail = {"reason": reason, "summary": summary, "input": {"reason": reason, "summary": summary}}
-        plan.events.append((Kind.END_CONFIRM_REQUESTED, last, detail))
-        plan.events.append((Kind.END_HONOURED, last, detail))
-        self._end(plan, at, EndedBy.ASSISTANT, reason, summary)
+        tool_input = {"reason": reason, "summary": summary}
+        plan.events.append((Kind.END_CONFIRM_REQUESTED, last, {**tool_input, "input": tool_input}))
+        self._end(plan, End(EndedBy.ASSISTANT, reason, summary, at), last, input=tool_input)
 
     def plan(self, scenario: str) -> Plan:
         rnd = self.rnd
@@ -249,11 +247,10 @@ class Builder:
         elif scenario == "user_end":
             at = self._exchange(plan, turns, start)
             note = rnd.choice(END_NOTES)
-            plan.events.append((Kind.USER_END, None, {"note": note}))
             plan.requests.append(
                 (UserRequest.Kind.END_REQUEST, UserRequest.Source.BUTTON, None, note, False, "resolved")
             )
-            self._end(plan, at, EndedBy.USER, EndReason.USER_REQUESTED, note)
+            self._end(plan, End(EndedBy.USER, EndReason.USER_REQUESTED, note, at))
         elif scenario == "crisis":
             self._exchange(plan, turns[:1] + CRISIS, start)
             plan.events.append((Kind.CRISIS_DETECTED, 2, {"crisis_terms": ["hopeless", "can't go on"]}))
@@ -275,7 +272,7 @@ class Builder:
             plan.events.append((Kind.END_DECLINED, 1, detail))
         else:
             self._exchange(plan, turns, start)
-        if plan.end_at and rnd.random() < 0.15:
+        if plan.end and rnd.random() < 0.15:
             text, mistaken = rnd.choice(FEEDBACK)
             plan.requests.append(
                 (UserRequest.Kind.END_FEEDBACK, UserRequest.Source.FORM, None, text, mistaken, "open")
@@ -297,10 +294,9 @@ class Builder:
         conversation["title"] = Conversation.title_from_text(plan.messages[0][1])
         conversation.setdefault("updated_at", plan.messages[-1][2])
         if plan.review == "reopened":
-            # What chat's reopen_by_staff leaves: the end cleared, kept in the staff-action event.
-            plan.previous_end = end_record(conversation)
+            # What Conversation.reopen leaves: the end cleared, kept in the staff-action event.
             plan.reopened_at = plan.ended + timedelta(hours=6, minutes=5)
-            conversation.update(reopen_fields(at=plan.reopened_at))
+            conversation.update(End.cleared_columns(plan.reopened_at))
         return plan
 
 
@@ -471,13 +467,13 @@ def _write(plans: list[Plan], reviewer_id: int, report: SeedReport) -> None:
                 else "Demo review: ended too quickly.",
                 created_at=plan.ended + timedelta(hours=6),
             )
-        if plan.reopened_at:
+        if plan.reopened_at and plan.end:
             note = "Demo: reopened after review."
             events.add(
                 conversation_id=c["id"],
                 kind=Kind.STAFF_ACTION,
                 actor_id=reviewer_id,
-                detail={"action": "reopen", "note": note, "previous_end": plan.previous_end},
+                detail=ConversationEvent.reopen_detail(note, plan.end),
                 created_at=plan.reopened_at,
             )
             entries.add(
@@ -486,7 +482,7 @@ def _write(plans: list[Plan], reviewer_id: int, report: SeedReport) -> None:
                 actor_id=reviewer_id,
                 actor_email=REVIEWER_EMAIL,
                 note=note,
-                detail={"previous_end": plan.previous_end},
+                detail=plan.end.as_previous_end(),
                 created_at=plan.reopened_at,
             )
     report.events += events.write()
@@ -495,7 +491,7 @@ def _write(plans: list[Plan], reviewer_id: int, report: SeedReport) -> None:
     # Audit entries are otherwise written one at a time by audit.record; demo reviews go in bulk.
     report.reviews += entries.write()
     report.conversations += len(plans)
-    report.ended += sum(1 for p in plans if p.end_at)
+    report.ended += sum(1 for p in plans if p.end)
 
 
 def seed(

@@ -11,7 +11,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
-from chat.models import Conversation, ConversationEvent, ConversationQuerySet, Message, UserRequest
+from chat.models import Conversation, ConversationEvent, ConversationQuerySet, End, Message, UserRequest
 
 
 class ImmutableAuditEntry(Exception):
@@ -99,13 +99,13 @@ class ReviewStatus(models.TextChoices):
 FEEDBACK_KINDS = (UserRequest.Kind.END_FEEDBACK, UserRequest.Kind.APPEAL)
 
 
-def _latest_reopen_value(key: str) -> Subquery:
-    """A field of the end that staff reopened most recently (chat clears the end on reopen and keeps it
+def _latest_reopen_value(field: str) -> Subquery:
+    """A field of the End that staff reopened most recently (chat clears the end on reopen and keeps it
     in the staff-action event)."""
     latest = ConversationEvent.objects.filter(
         conversation=OuterRef("pk"), kind=ConversationEvent.Kind.STAFF_ACTION, detail__action="reopen"
     ).order_by("-created_at", "-id")
-    return Subquery(latest.values_list(KT(f"detail__previous_end__{key}"))[:1])
+    return Subquery(latest.values_list(KT(End.previous_end_lookup(field)))[:1])
 
 
 # "Has ended" as a range, not IS NOT NULL: SQLite then answers the list's OR (ended, or reopened) from two
@@ -144,24 +144,24 @@ class EndedConversationQuerySet(ConversationQuerySet):
         return self.annotate(
             end_by=Coalesce(
                 NullIf("ended_by", Value("")),
-                _latest_reopen_value("ended_by"),
+                _latest_reopen_value("by"),
                 Value(""),
                 output_field=models.CharField(),
             ),
             end_why=Coalesce(
                 NullIf("end_reason", Value("")),
-                _latest_reopen_value("end_reason"),
+                _latest_reopen_value("reason"),
                 Value(""),
                 output_field=models.CharField(),
             ),
             end_note=Coalesce(
                 NullIf("end_summary", Value("")),
-                _latest_reopen_value("end_summary"),
+                _latest_reopen_value("summary"),
                 Value(""),
                 output_field=models.TextField(),
             ),
             # ISO text, needed only for reopened rows (whose ended_at is cleared).
-            previous_ended_at=Case(When(ended_at__isnull=True, then=_latest_reopen_value("ended_at"))),
+            previous_ended_at=Case(When(ended_at__isnull=True, then=_latest_reopen_value("at"))),
             turns=Coalesce(Subquery(user_turns), 0),
             has_feedback=Exists(
                 UserRequest.objects.filter(conversation=OuterRef("pk"), kind__in=FEEDBACK_KINDS)
@@ -193,13 +193,18 @@ class EndedConversation(Conversation):
     all_conversations = _AuditManager()
 
     # Annotated by EndedConversationQuerySet.for_audit(): the list, the transcript and the exports read them.
-    previous_ended_at: str | None  # ISO 8601, from the reopen event's JSON
+    previous_ended_at: str | None  # ISO 8601, from the reopen event's JSON: read `previous_end_at`
     end_by: str
     end_why: str
     end_note: str
     turns: int
     review: str
     has_feedback: bool
+
+    @property
+    def previous_end_at(self) -> datetime | None:
+        """When the end staff reopened happened (a reopened row's own `ended_at` is cleared)."""
+        return datetime.fromisoformat(self.previous_ended_at) if self.previous_ended_at else None
 
     class Meta:
         proxy = True
