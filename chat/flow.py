@@ -376,22 +376,7 @@ def branch_from_message(user, conversation_id: Any, message_id: Any, text: Any) 
         earlier = original.messages.filter(id__lt=edited.pk).exclude(
             status__in=[Message.Status.STREAMING, Message.Status.FAILED]
         )
-        Message.objects.bulk_create(
-            Message(
-                conversation=branch,
-                role=m.role,
-                content=m.content,
-                content_html=m.content_html,
-                api_messages=m.api_messages,
-                status=m.status,
-                stop_reason=m.stop_reason,
-                model_name=m.model_name,
-                input_tokens=m.input_tokens,
-                output_tokens=m.output_tokens,
-                created_at=m.created_at,
-            )
-            for m in earlier
-        )
+        Message.objects.bulk_create(m.copy_to(branch) for m in earlier)
         user_message = Message.objects.create(conversation=branch, role=Message.Role.USER, content=text)
         reply = _create_reply(branch)
         support = _note_crisis_signals(branch, user_message)

@@ -309,6 +309,19 @@ class Message(models.Model):
         details = self.stop_details if isinstance(self.stop_details, dict) else {}
         return str(details.get("explanation") or "")
 
+    # What a copy of a message never takes from the original: its own row, conversation and resend id.
+    NOT_COPIED = frozenset({"id", "conversation", "client_id"})
+
+    def copy_to(self, conversation: Conversation) -> "Message":
+        """An unsaved copy of this message in another conversation (a branch): every other field kept, so
+        a field added to Message is copied without anyone remembering to."""
+        values = {
+            f.attname: getattr(self, f.attname)
+            for f in self._meta.concrete_fields
+            if f.name not in self.NOT_COPIED
+        }
+        return Message(conversation=conversation, **values)
+
     @property
     def can_retry(self) -> bool:
         return self.role == self.Role.ASSISTANT and self.status in (
