@@ -1,7 +1,9 @@
+from datetime import datetime
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from django.http import HttpRequest
 
 
 class UserQuerySet(models.QuerySet["User"]):
@@ -39,6 +41,10 @@ class UserManager(BaseUserManager["User"]):
         return self._create_user(email, password, **extra_fields)
 
 
+# Where a deleted account's email points: a reserved domain (RFC 2606), so it can never be a real address.
+DELETED_EMAIL_DOMAIN = "deleted.invalid"
+
+
 class User(AbstractUser):
     """A person signs in with an email address; there is no username."""
 
@@ -69,3 +75,26 @@ class User(AbstractUser):
     def erase(self) -> None:
         """Remove the row itself. Only the retention rule calls this, once nothing is kept for audit."""
         models.Model.delete(self)
+
+    def detach(self, now: datetime) -> None:
+        """Keep the row only as the anchor of what staff audit: no name, no email, no way to sign in.
+        Only the retention rule calls this."""
+        self.email = f"deleted-{self.pk}@{DELETED_EMAIL_DOMAIN}"
+        self.first_name = ""
+        self.last_name = ""
+        # A new password hash also ends every session of the account (Django checks it on each request).
+        self.set_unusable_password()
+        self.is_active = False
+        self.is_staff = False
+        self.is_superuser = False
+        self.last_login = None
+        self.deleted_at = self.deleted_at or now
+        self.save()
+        self.groups.clear()
+        self.user_permissions.clear()
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """The request of a view behind `login_required`: its user is a signed-in User (healthchecks' name)."""
+
+    user: User

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import anthropic
 import httpx2
-from anthropic.types import Message as ApiMessage
+from anthropic.types import Message as ResponseMessage
 from django.conf import settings
 
 OFFLINE_BASE_URL = "http://offline-simulator.invalid"
@@ -107,7 +107,7 @@ class ThinkingText:
 
 @dataclass(frozen=True)
 class Finished:
-    message: ApiMessage
+    message: ResponseMessage
 
 
 def request_options() -> dict[str, Any]:

@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Count, Max
 from django.template.loader import render_to_string
 
-from chat.models import Conversation, ConversationEvent, Message, MessageRating
+from chat.models import Conversation, Message
 
 
 class Posted(Protocol):
@@ -28,23 +28,6 @@ class Posted(Protocol):
     user_message: Message
     reply: Message | None
     support: bool
-
-
-def messages_for_display(conversation: Conversation, user) -> list[Message]:
-    """Messages in order, each with the viewer's own rating (one query for all)."""
-    messages = list(conversation.messages.all())
-    ratings = dict(
-        MessageRating.objects.filter(message__conversation=conversation, user=user).values_list(
-            "message_id", "rating"
-        )
-    )
-    for message in messages:
-        message.my_rating = ratings.get(message.pk, "")
-    return messages
-
-
-def shows_support(conversation: Conversation) -> bool:
-    return conversation.events.filter(kind=ConversationEvent.Kind.CRISIS_DETECTED).exists()
 
 
 TEMPLATE = "chat/conversation.html"
@@ -91,13 +74,13 @@ def state_token(conversation: Conversation) -> str:
 def render_snapshot(conversation: Conversation) -> str:
     """The whole state of a conversation: swapped in when a socket (re)connects, and sent to every tab
     when the conversation ends."""
-    chat_messages = messages_for_display(conversation, conversation.user)
+    chat_messages = conversation.messages_for_display(conversation.user)
     return _render(
         "snapshot",
         conversation=conversation,
         chat_messages=chat_messages,
         streaming=any(m.is_streaming for m in chat_messages),
-        support=shows_support(conversation),
+        support=conversation.shows_support(),
         oob=True,
     )
 

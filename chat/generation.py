@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chat import claude, flow, fragments, history, live, liveness, turns, welfare
+from chat import claude, flow, fragments, history, live, turns, welfare, workers
 from chat.markdown import render_markdown
 from chat.models import ConversationEvent, Message
 from chat.turns import TurnProgress
@@ -39,7 +39,7 @@ def start_generation(reply: Message) -> asyncio.Task:
     )
     _running[reply.pk] = task
     task.add_done_callback(lambda _: _running.pop(reply.pk, None))
-    liveness.track(reply.pk, task)  # stamps the reply with this worker and heartbeats it
+    workers.track(reply.pk, task)  # stamps the reply with this worker and heartbeats it
     return task
 
 
@@ -238,7 +238,7 @@ async def _generate(reply_id: int) -> Message:
         # Stop in this process (the row already says stopped) or the server shutting down (interrupted).
         progress.keep_partial_round()
         await asyncio.shield(
-            _finish_and_publish(reply_id, progress, Message.Status.INTERRUPTED, liveness.interruption_error())
+            _finish_and_publish(reply_id, progress, Message.Status.INTERRUPTED, workers.interruption_error())
         )
         raise
     except Exception as exc:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-ApiMessage = dict[str, Any]
+MessageParam = dict[str, Any]
 
 
 def text_block(text: str) -> dict[str, Any]:
@@ -25,9 +25,9 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     return [b for b in content if _kept(b)]
 
 
-def _drop_unanswered_tool_calls(messages: list[ApiMessage]) -> list[ApiMessage]:
+def _drop_unanswered_tool_calls(messages: list[MessageParam]) -> list[MessageParam]:
     """The API rejects a tool_use that the next user message does not answer with a tool_result."""
-    cleaned: list[ApiMessage] = []
+    cleaned: list[MessageParam] = []
     for index, message in enumerate(messages):
         blocks = message["content"]
         if message["role"] == "assistant":
@@ -43,12 +43,12 @@ def _drop_unanswered_tool_calls(messages: list[ApiMessage]) -> list[ApiMessage]:
     return cleaned
 
 
-def normalize(messages: list[ApiMessage]) -> list[ApiMessage]:
+def normalize(messages: list[MessageParam]) -> list[MessageParam]:
     """Make a history the API accepts: block lists, no empty text, no orphan tool calls, roles alternating
     (neighbours of one role merged), starting with the user and ending with the user."""
     blocky = [{"role": m["role"], "content": _blocks(m["content"])} for m in messages]
     blocky = _drop_unanswered_tool_calls(blocky)
-    merged: list[ApiMessage] = []
+    merged: list[MessageParam] = []
     for message in blocky:
         if not message["content"]:
             continue

@@ -220,6 +220,22 @@ class Conversation(models.Model):
         self.refresh_from_db()
         return event
 
+    def messages_for_display(self, viewer: Any) -> "list[Message]":
+        """Messages in order, each with the viewer's own rating (one query for all)."""
+        messages = list(self.messages.all())
+        ratings = dict(
+            MessageRating.objects.filter(message__conversation=self, user=viewer).values_list(
+                "message_id", "rating"
+            )
+        )
+        for message in messages:
+            message.my_rating = ratings.get(message.pk, "")
+        return messages
+
+    def shows_support(self) -> bool:
+        """Crisis signals were seen in this conversation: its page keeps showing support resources."""
+        return self.events.filter(kind=ConversationEvent.Kind.CRISIS_DETECTED).exists()
+
     @staticmethod
     def title_from_text(text: str) -> str:
         words = " ".join(text.split())
@@ -243,7 +259,7 @@ class Message(models.Model):
         REFUSED = "refused", "Refused"
 
     INTERRUPTED_ERROR = "This reply was interrupted. You can retry it."
-    # A reply whose worker stopped (crash, kill, restart) while writing it; see chat/liveness.py.
+    # A reply whose worker stopped (crash, kill, restart) while writing it; see chat/workers.py.
     WRITER_GONE_ERROR = "Bowout restarted while Claude was writing — Retry"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
@@ -269,11 +285,11 @@ class Message(models.Model):
     stop_details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
-    # While streaming: the worker writing this reply and its latest sign of life (chat/liveness.py).
+    # While streaming: the worker writing this reply and its latest sign of life (chat/workers.py).
     writer = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(default=timezone.now, null=True, blank=True)
 
-    # The viewer's own rating, set for display by chat.fragments.messages_for_display (not a column).
+    # The viewer's own rating, set for display by Conversation.messages_for_display (not a column).
     my_rating: str
 
     class Meta:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from chat import close_codes, flow, fragments, generation, liveness, quotas
+from chat import close_codes, flow, fragments, generation, quotas, workers
 from chat.models import Conversation
 
 TEMPLATE = "chat/conversation.html"
@@ -67,15 +67,15 @@ def render_conversation(
     draft: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    liveness.interrupt_orphaned_replies(conversation)
+    workers.interrupt_orphaned_replies(conversation)
     # Not "messages": that name belongs to Django's flash messages, which base.html shows.
-    chat_messages = fragments.messages_for_display(conversation, request.user)
+    chat_messages = conversation.messages_for_display(request.user)
     context = {
         "conversation": conversation,
         "conversations": _sidebar(request.user),
         "chat_messages": chat_messages,
         "streaming": any(m.is_streaming for m in chat_messages),
-        "support": fragments.shows_support(conversation),
+        "support": conversation.shows_support(),
         "state_token": fragments.state_token(conversation),
         "error": error,
         "draft": draft,
