@@ -24,7 +24,6 @@ class ConversationQuerySet(models.QuerySet):
 class EndedBy(models.TextChoices):
     ASSISTANT = "assistant", "Claude"
     USER = "user", "User"
-    STAFF = "staff", "Staff"
 
 
 class EndReason(models.TextChoices):

@@ -27,13 +27,11 @@ END_SERIES = [
     ("assistant-abusive_user", "Claude: abusive or harmful user"),
     ("assistant-user_requested", "Claude: the user asked"),
     ("user", "The user (End chat)"),
-    ("staff", "Staff"),
 ]
 _SERIES_QUERY = {
     "assistant-abusive_user": "ended_by=assistant&reason=abusive_user",
     "assistant-user_requested": "ended_by=assistant&reason=user_requested",
     "user": "ended_by=user",
-    "staff": "ended_by=staff",
 }
 
 
