@@ -1,15 +1,10 @@
-"""The staff audit in the Django admin: ended conversations (list, transcript, review, reopen, exports),
-user requests (list, resolve) and the audit log. Everything is read-only except the staff actions, which
-go through `welfare_admin.audit` and leave an entry each."""
+"""Ended conversations: the list, the transcript, review and reopen, the JSON and CSV exports."""
 
 import uuid
-from datetime import datetime
 from typing import cast
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, F, OuterRef, Q
 from django.http import (
@@ -26,14 +21,13 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import formats, timezone
-from django.utils.html import format_html
+from django.utils import timezone
 from django.utils.text import Truncator, smart_split, unescape_string_literal
 
-from chat.models import EndedBy, EndReason, Message, UserRequest
+from chat.models import EndedBy, EndReason, Message
 from welfare_admin import audit, exports, permissions, transcript
+from welfare_admin.admin.base import ReadOnlyAdmin, SortThenFetchPage, label, transcript_url, when
 from welfare_admin.filters import (
-    ConversationFilter,
     EndedByFilter,
     FeedbackFilter,
     ReasonFilter,
@@ -41,57 +35,8 @@ from welfare_admin.filters import (
     StateFilter,
     TurnsFilter,
 )
-from welfare_admin.forms import ReopenForm, ResolveForm, ReviewForm
-from welfare_admin.models import (
-    AuditEntry,
-    EndedConversation,
-    EndedConversationQuerySet,
-    ReviewStatus,
-    WelfareRequest,
-)
-
-
-def _when(value: datetime | None) -> str:
-    if value is None:
-        return "—"
-    return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
-
-
-def _label(choices, value: str) -> str:
-    return str(choices(value).label) if value in choices.values else "—"
-
-
-def _transcript_url(conversation_id: uuid.UUID) -> str:
-    return reverse("admin:welfare_admin_endedconversation_change", args=[conversation_id])
-
-
-class SortThenFetchPage(ChangeList):
-    """SQLite computes a row's select list (correlated subqueries, joined columns) for every matching row
-    before it sorts and applies LIMIT. At 100,000 conversations the annotated first page of ended
-    conversations took ~150 ms and the requests list with its joins ~100 ms. So sort and page the bare
-    ids, then fetch the page's 100 rows with their annotations and joins: one more query, ~10–30 ms."""
-
-    def get_results(self, request: HttpRequest) -> None:
-        super().get_results(request)
-        ids = list(self.result_list.values_list("pk", flat=True))
-        rows = {row.pk: row for row in self.queryset.order_by().filter(pk__in=ids)}
-        # A row deleted between the two queries is simply left out.
-        self.result_list = [rows[pk] for pk in ids if pk in rows]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Nothing here is added, edited or deleted through forms: staff act only through the audited views."""
-
-    actions: list[str] | None = None
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+from welfare_admin.forms import ReopenForm, ReviewForm
+from welfare_admin.models import AuditEntry, EndedConversation, EndedConversationQuerySet, ReviewStatus
 
 
 @admin.register(EndedConversation)
@@ -157,8 +102,8 @@ class EndedConversationAdmin(ReadOnlyAdmin):
     @admin.display(description="Ended", ordering="ended_at")
     def ended(self, obj: EndedConversation) -> str:
         if obj.ended_at:
-            return _when(obj.ended_at)
-        return f"{_when(obj.previous_end_at)} (reopened {_when(obj.reopened_at)})"
+            return when(obj.ended_at)
+        return f"{when(obj.previous_end_at)} (reopened {when(obj.reopened_at)})"
 
     @admin.display(description="User", ordering="user__email")
     def user_email(self, obj: EndedConversation) -> str:
@@ -170,11 +115,11 @@ class EndedConversationAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Ended by", ordering="end_by")
     def ended_by_display(self, obj: EndedConversation) -> str:
-        return _label(EndedBy, obj.end_by)
+        return label(EndedBy, obj.end_by)
 
     @admin.display(description="Reason", ordering="end_why")
     def reason_display(self, obj: EndedConversation) -> str:
-        return _label(EndReason, obj.end_why)
+        return label(EndReason, obj.end_why)
 
     @admin.display(description="Summary or user's note")
     def summary_display(self, obj: EndedConversation) -> str:
@@ -186,7 +131,7 @@ class EndedConversationAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Review", ordering="review")
     def review_display(self, obj: EndedConversation) -> str:
-        return _label(ReviewStatus, obj.review)
+        return label(ReviewStatus, obj.review)
 
     @admin.display(description="Feedback", boolean=True, ordering="has_feedback")
     def feedback_display(self, obj: EndedConversation) -> bool:
@@ -246,10 +191,10 @@ class EndedConversationAdmin(ReadOnlyAdmin):
             "title": conversation.display_title,
             "subtitle": "Transcript",
             "conversation": conversation,
-            "end_by": _label(EndedBy, conversation.end_by),
-            "end_why": _label(EndReason, conversation.end_why),
+            "end_by": label(EndedBy, conversation.end_by),
+            "end_why": label(EndReason, conversation.end_why),
             "previous_ended_at": conversation.previous_end_at,
-            "review_status": _label(ReviewStatus, conversation.review),
+            "review_status": label(ReviewStatus, conversation.review),
             "timeline": transcript.timeline(conversation),
             "audit_entries": AuditEntry.objects.filter(conversation=conversation),
             "can_review": user.has_perm(permissions.REVIEW)
@@ -279,7 +224,7 @@ class EndedConversationAdmin(ReadOnlyAdmin):
             messages.error(request, str(exc))
         else:
             messages.success(request, f"Recorded: {entry.get_action_display()}.")
-        return HttpResponseRedirect(_transcript_url(conversation.pk))
+        return HttpResponseRedirect(transcript_url(conversation.pk))
 
     def reopen_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
         conversation = self._get_auditable(request, object_id)
@@ -298,7 +243,7 @@ class EndedConversationAdmin(ReadOnlyAdmin):
             messages.success(
                 request, "Reopened. The user can continue the conversation and is told staff reopened it."
             )
-        return HttpResponseRedirect(_transcript_url(conversation.pk))
+        return HttpResponseRedirect(transcript_url(conversation.pk))
 
     def transcript_json_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
         conversation = self._get_auditable(request, object_id)
@@ -322,176 +267,3 @@ class EndedConversationAdmin(ReadOnlyAdmin):
         stamp = timezone.now().strftime("%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="ended-conversations-{stamp}.csv"'
         return response
-
-
-@admin.register(WelfareRequest)
-class WelfareRequestAdmin(ReadOnlyAdmin):
-    list_display = [
-        "created_at",
-        "kind",
-        "source",
-        "user_email",
-        "status",
-        "end_was_mistake",
-        "text_excerpt",
-        "conversation_link",
-        "staff_note_excerpt",
-    ]
-    list_display_links = ["created_at", "kind"]
-    list_filter = [
-        "status",
-        "kind",
-        "source",
-        "end_was_mistake",
-        ("created_at", admin.DateFieldListFilter),
-        ConversationFilter,
-    ]
-    list_select_related = ["user", "conversation"]
-    list_per_page = 100
-    # No date_hierarchy: its year/month links run a Python function per row on SQLite (~160 ms at 6,600
-    # requests); the created_at filter covers dates.
-    search_fields = ["user__email", "text", "staff_note", "conversation__title"]
-    search_help_text = "User email, the request's text, the staff note, or the conversation's title."
-    ordering = ["-created_at", "-id"]
-    actions = ["resolve_selected"]
-
-    def has_resolve_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(permissions.RESOLVE)
-
-    def get_changelist(self, request: HttpRequest, **kwargs):
-        return SortThenFetchPage
-
-    @admin.display(description="User", ordering="user__email")
-    def user_email(self, obj: WelfareRequest) -> str:
-        return obj.user.email
-
-    @admin.display(description="Text")
-    def text_excerpt(self, obj: WelfareRequest) -> str:
-        return Truncator(obj.text).chars(80)
-
-    @admin.display(description="Staff note")
-    def staff_note_excerpt(self, obj: WelfareRequest) -> str:
-        return Truncator(obj.staff_note).chars(60)
-
-    @admin.display(description="Conversation")
-    def conversation_link(self, obj: WelfareRequest) -> str:
-        return format_html(
-            '<a href="{}">{}</a>', _transcript_url(obj.conversation.id), obj.conversation.display_title
-        )
-
-    @admin.action(description="Resolve selected requests (with a note)", permissions=["resolve"])
-    def resolve_selected(self, request: HttpRequest, queryset) -> HttpResponse | None:
-        """An intermediate page asks for the note, like the admin's delete confirmation."""
-        form = ResolveForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            resolved = audit.resolve_requests(request.user, queryset, form.cleaned_data["note"])
-            skipped = queryset.count() - resolved
-            text = f"Resolved {resolved} request{'s' if resolved != 1 else ''}."
-            if skipped > 0:
-                text += f" {skipped} {'was' if skipped == 1 else 'were'} already resolved."
-            messages.success(request, text)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Resolve requests",
-            "requests": queryset.select_related("user", "conversation"),
-            "form": form,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "welfare_admin/resolve_requests.html", context)
-
-    def get_urls(self):
-        name = f"{self.opts.app_label}_{self.opts.model_name}"
-        return [
-            path(
-                "<int:object_id>/resolve/",
-                self.admin_site.admin_view(self.resolve_view),
-                name=f"{name}_resolve",
-            ),
-            *super().get_urls(),
-        ]
-
-    def _get_request(self, request: HttpRequest, object_id) -> WelfareRequest:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        try:
-            pk = int(object_id)
-        except (TypeError, ValueError):
-            raise Http404 from None
-        return get_object_or_404(
-            WelfareRequest.objects.select_related("user", "conversation", "resolved_by"), pk=pk
-        )
-
-    def change_view(
-        self, request: HttpRequest, object_id, form_url: str = "", extra_context=None
-    ) -> HttpResponse:
-        return self._render_request(request, self._get_request(request, object_id))
-
-    def _render_request(
-        self,
-        request: HttpRequest,
-        user_request: WelfareRequest,
-        *,
-        form: ResolveForm | None = None,
-        status: int = 200,
-    ) -> HttpResponse:
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": f"{user_request.get_kind_display()} from {user_request.user.email}",
-            "user_request": user_request,
-            "transcript_url": _transcript_url(user_request.conversation_id),
-            "audit_entries": AuditEntry.objects.filter(user_request=user_request),
-            "can_resolve": self.has_resolve_permission(request)
-            and user_request.status == UserRequest.Status.OPEN,
-            "form": form or ResolveForm(),
-        }
-        return TemplateResponse(request, "welfare_admin/request_detail.html", context, status=status)
-
-    def resolve_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        user_request = self._get_request(request, object_id)
-        if not self.has_resolve_permission(request):
-            raise PermissionDenied
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        form = ResolveForm(request.POST)
-        if not form.is_valid():
-            return self._render_request(request, user_request, form=form, status=400)
-        if audit.resolve_requests(request.user, [user_request], form.cleaned_data["note"]):
-            messages.success(request, "Resolved.")
-        else:
-            messages.warning(request, "This request was already resolved.")
-        return HttpResponseRedirect(
-            reverse("admin:welfare_admin_welfarerequest_change", args=[user_request.pk])
-        )
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = [
-        "created_at",
-        "actor_email",
-        "action",
-        "conversation_link",
-        "user_request",
-        "note_excerpt",
-    ]
-    list_filter = ["action", ("created_at", admin.DateFieldListFilter)]
-    list_select_related = ["conversation", "user_request"]
-    list_per_page = 100
-    date_hierarchy = "created_at"
-    search_fields = ["actor_email", "note"]
-    fields = ["created_at", "actor_email", "action", "conversation", "user_request", "note", "detail"]
-
-    @admin.display(description="Conversation")
-    def conversation_link(self, obj: AuditEntry) -> str:
-        if obj.conversation is None:
-            return "—"
-        return format_html(
-            '<a href="{}">{}</a>', _transcript_url(obj.conversation.id), obj.conversation.display_title
-        )
-
-    @admin.display(description="Note")
-    def note_excerpt(self, obj: AuditEntry) -> str:
-        return Truncator(obj.note).chars(80)
