@@ -1,3 +1,5 @@
+from typing import Any
+
 from allauth.core import ratelimit
 from django import forms
 from django.http import HttpRequest
@@ -14,7 +16,7 @@ class DeleteAccountForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
-    def __init__(self, *args, request: HttpRequest, **kwargs) -> None:
+    def __init__(self, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.request = request
         self.user = request.user

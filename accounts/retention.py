@@ -100,7 +100,7 @@ def delete_account(user: Person) -> DeletionPlan:
     return done
 
 
-def expired_accounts(now: datetime | None = None) -> QuerySet:
+def expired_accounts(now: datetime | None = None) -> QuerySet[Any]:
     """Deleted accounts whose retention period is over (welfare_admin.retention purges them)."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.BOWOUT_AUDIT_RETENTION_DAYS)
     return get_user_model().objects.filter(deleted_at__lt=cutoff)

@@ -2,7 +2,7 @@
 own permissions and admin without touching chat), and the immutable log of every staff action."""
 
 from datetime import UTC, datetime
-from typing import ClassVar, cast
+from typing import Any, ClassVar, cast
 
 from django.conf import settings
 from django.db import models
@@ -18,8 +18,8 @@ class ImmutableAuditEntry(Exception):
     """An audit entry is written once and never changed or deleted."""
 
 
-class AuditEntryQuerySet(models.QuerySet):
-    def delete(self):
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    def delete(self) -> tuple[int, dict[str, int]]:
         raise ImmutableAuditEntry("Audit entries cannot be deleted.")
 
     def purge(self) -> int:
@@ -75,12 +75,12 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor_email}"
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise ImmutableAuditEntry("Audit entries cannot be changed.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise ImmutableAuditEntry("Audit entries cannot be deleted.")
 
 
@@ -113,7 +113,7 @@ def _latest_reopen_value(field: str) -> Subquery:
 EVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def reopened_conversation_ids() -> models.QuerySet:
+def reopened_conversation_ids() -> models.QuerySet[ConversationEvent, Any]:
     """Conversations staff have reopened, from the staff-action events (indexed by kind) rather than
     chat's `reopened_at` (not indexed)."""
     return ConversationEvent.objects.filter(

@@ -3,12 +3,20 @@ how dates, choices and transcript links are shown."""
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
+from django.db import models
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import formats, timezone
+
+# ModelAdmin is generic for the type checker only (it is not subscriptable at run time).
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _ModelAdmin = admin.ModelAdmin
 
 
 def when(value: datetime | None) -> str:
@@ -17,7 +25,7 @@ def when(value: datetime | None) -> str:
     return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
 
 
-def label(choices, value: str) -> str:
+def label(choices: type[models.Choices], value: str) -> str:
     return str(choices(value).label) if value in choices.values else "—"
 
 
@@ -39,7 +47,7 @@ class SortThenFetchPage(ChangeList):
         self.result_list = [rows[pk] for pk in ids if pk in rows]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(_ModelAdmin):
     """Nothing here is added, edited or deleted through forms: staff act only through the audited views."""
 
     actions: list[str] | None = None
@@ -47,8 +55,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

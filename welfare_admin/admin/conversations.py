@@ -24,6 +24,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.text import Truncator, smart_split, unescape_string_literal
 
+from accounts.models import AuthenticatedHttpRequest
 from chat.models import EndedBy, EndReason, Message
 from welfare_admin import audit, exports, permissions, transcript
 from welfare_admin.admin.base import ReadOnlyAdmin, SortThenFetchPage, label, transcript_url, when
@@ -207,7 +208,7 @@ class EndedConversationAdmin(ReadOnlyAdmin):
         }
         return TemplateResponse(request, "welfare_admin/transcript.html", context, status=status)
 
-    def review_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
+    def review_view(self, request: AuthenticatedHttpRequest, object_id: uuid.UUID) -> HttpResponse:
         conversation = self._get_auditable(request, object_id)
         if not request.user.has_perm(permissions.REVIEW):
             raise PermissionDenied
@@ -226,7 +227,7 @@ class EndedConversationAdmin(ReadOnlyAdmin):
             messages.success(request, f"Recorded: {entry.get_action_display()}.")
         return HttpResponseRedirect(transcript_url(conversation.pk))
 
-    def reopen_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
+    def reopen_view(self, request: AuthenticatedHttpRequest, object_id: uuid.UUID) -> HttpResponse:
         conversation = self._get_auditable(request, object_id)
         if not request.user.has_perm(permissions.REOPEN):
             raise PermissionDenied
@@ -245,7 +246,7 @@ class EndedConversationAdmin(ReadOnlyAdmin):
             )
         return HttpResponseRedirect(transcript_url(conversation.pk))
 
-    def transcript_json_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
+    def transcript_json_view(self, request: AuthenticatedHttpRequest, object_id: uuid.UUID) -> HttpResponse:
         conversation = self._get_auditable(request, object_id)
         data = transcript.as_json(conversation, exported_by=getattr(request.user, "email", ""))
         audit.record(request.user, AuditEntry.Action.TRANSCRIPT_EXPORTED, conversation=conversation)
@@ -253,7 +254,7 @@ class EndedConversationAdmin(ReadOnlyAdmin):
         response["Content-Disposition"] = f'attachment; filename="transcript-{conversation.pk}.json"'
         return response
 
-    def export_csv_view(self, request: HttpRequest) -> HttpResponseBase:
+    def export_csv_view(self, request: AuthenticatedHttpRequest) -> HttpResponseBase:
         """The changelist's rows as it is filtered, searched and ordered now (its query string), all pages."""
         if not self.has_view_permission(request):
             raise PermissionDenied

@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -10,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from accounts.models import AuthenticatedHttpRequest
 from chat.models import UserRequest
 from welfare_admin import audit, permissions
 from welfare_admin.admin.base import ReadOnlyAdmin, SortThenFetchPage, transcript_url
@@ -74,7 +76,9 @@ class WelfareRequestAdmin(ReadOnlyAdmin):
         )
 
     @admin.action(description="Resolve selected requests (with a note)", permissions=["resolve"])
-    def resolve_selected(self, request: HttpRequest, queryset) -> HttpResponse | None:
+    def resolve_selected(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[WelfareRequest]
+    ) -> HttpResponse | None:
         """An intermediate page asks for the note, like the admin's delete confirmation."""
         form = ResolveForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
@@ -143,7 +147,7 @@ class WelfareRequestAdmin(ReadOnlyAdmin):
         }
         return TemplateResponse(request, "welfare_admin/request_detail.html", context, status=status)
 
-    def resolve_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+    def resolve_view(self, request: AuthenticatedHttpRequest, object_id: int) -> HttpResponse:
         user_request = self._get_request(request, object_id)
         if not self.has_resolve_permission(request):
             raise PermissionDenied

@@ -6,6 +6,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from chat.models import Conversation, ConversationEvent, End, EndedBy, EndReason, Message, UserRequest
 from welfare_admin.demo.texts import (
@@ -34,11 +35,11 @@ class Plan:
     """One conversation, before it is written. Messages, events and requests refer to messages by index;
     the ids are read back after the messages are inserted."""
 
-    conversation: dict
+    conversation: dict[str, Any]
     # (role, content, created_at)
     messages: list[tuple[str, str, datetime]] = field(default_factory=list)
     # (kind, index of the message it belongs to or None, detail)
-    events: list[tuple[str, int | None, dict]] = field(default_factory=list)
+    events: list[tuple[str, int | None, dict[str, Any]]] = field(default_factory=list)
     # (kind, source, message index or None, text, mistaken, status)
     requests: list[tuple[str, str, int | None, str, bool, str]] = field(default_factory=list)
     review: str = ""  # upheld | mistaken | reopened

@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, models
@@ -41,7 +42,7 @@ class Table:
 
     BATCH = 5000
 
-    def __init__(self, model) -> None:
+    def __init__(self, model: type[models.Model]) -> None:
         self.model = model
         self.fields = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
         self.adapters = [self._adapter(f) for f in self.fields]
@@ -50,13 +51,13 @@ class Table:
             adapt(f.get_default()) if adapt is not None and f.get_default() is not None else f.get_default()
             for f, adapt in zip(self.fields, self.adapters, strict=True)
         ]
-        columns = ", ".join(connection.ops.quote_name(f.column) for f in self.fields)
+        columns = ", ".join(connection.ops.quote_name(f.column or f.attname) for f in self.fields)
         placeholders = ", ".join(["%s"] * len(self.fields))
         self.sql = f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({placeholders})"
-        self.rows: list[tuple] = []
+        self.rows: list[tuple[Any, ...]] = []
 
     @staticmethod
-    def _adapter(f) -> Callable | None:
+    def _adapter(f: Any) -> Callable[[Any], Any] | None:
         target = f.target_field if f.is_relation else f
         kind = target.get_internal_type()
         if kind == "DateTimeField":
@@ -67,7 +68,7 @@ class Table:
             return lambda value: connection.ops.adapt_json_value(value, f.encoder)
         return None
 
-    def add(self, **values) -> None:
+    def add(self, **values: Any) -> None:
         row = []
         for f, adapt, default in zip(self.fields, self.adapters, self.adapted_defaults, strict=True):
             if f.attname not in values:
