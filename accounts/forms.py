@@ -31,7 +31,7 @@ class DeleteAccountForm(forms.Form):
             )
         if not self.user.check_password(password):
             raise forms.ValidationError("That is not your password. Your account was not deleted.")
-        return password
+        return str(password)
 
     @property
     def rate_limited(self) -> bool:

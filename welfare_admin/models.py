@@ -141,7 +141,7 @@ class EndedConversationQuerySet(ConversationQuerySet):
             .order_by("-created_at", "-id")
             .values("action")[:1]
         )
-        return self.annotate(
+        audited = self.annotate(
             end_by=Coalesce(
                 NullIf("ended_by", Value("")),
                 _latest_reopen_value("by"),
@@ -168,6 +168,7 @@ class EndedConversationQuerySet(ConversationQuerySet):
             ),
             review=Coalesce(Subquery(latest_review), Value(ReviewStatus.UNREVIEWED.value)),
         )
+        return cast(EndedConversationQuerySet, audited)
 
     def auditable(self) -> "EndedConversationQuerySet":
         """What an auditor may open: ended or reopened conversations, and any other one a user asked
@@ -179,7 +180,7 @@ class EndedConversationQuerySet(ConversationQuerySet):
 _AuditManager = models.Manager.from_queryset(EndedConversationQuerySet)
 
 
-class EndedConversationManager(_AuditManager):
+class EndedConversationManager(_AuditManager["EndedConversation"]):
     def get_queryset(self) -> EndedConversationQuerySet:
         # Reopened conversations stay on the list: the end happened, and its review is part of the audit.
         return cast(EndedConversationQuerySet, super().get_queryset().filter(ended_or_reopened()))

@@ -1,12 +1,14 @@
 """Ended conversations: the list, the transcript, review and reopen, the JSON and CSV exports."""
 
 import uuid
-from typing import cast
+from collections.abc import Callable
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.http import (
     Http404,
     HttpRequest,
@@ -20,7 +22,7 @@ from django.http import (
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.text import Truncator, smart_split, unescape_string_literal
 
@@ -78,10 +80,12 @@ class EndedConversationAdmin(ReadOnlyAdmin):
         # The model's manager makes this queryset; the admin's stubs only know a plain QuerySet.
         return cast(EndedConversationQuerySet, super().get_queryset(request)).for_audit()
 
-    def get_changelist(self, request: HttpRequest, **kwargs):
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return SortThenFetchPage
 
-    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
         """Every word must match the email, title, summary or some message; Exists keeps one row per
         conversation however many messages match."""
         for bit in smart_split(search_term):
@@ -140,8 +144,8 @@ class EndedConversationAdmin(ReadOnlyAdmin):
 
     # --- pages and actions ------------------------------------------------------------------------
 
-    def get_urls(self):
-        def wrap(view):
+    def get_urls(self) -> list[URLPattern]:
+        def wrap(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
             return self.admin_site.admin_view(view)
 
         name = f"{self.opts.app_label}_{self.opts.model_name}"
@@ -157,7 +161,7 @@ class EndedConversationAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
-    def _get_auditable(self, request: HttpRequest, object_id) -> EndedConversation:
+    def _get_auditable(self, request: HttpRequest, object_id: object) -> EndedConversation:
         """The one lookup every page and action of a conversation uses: permission first, then the row.
         A conversation that has not ended is auditable only if a user asked something about it."""
         if not self.has_view_permission(request):
@@ -166,12 +170,15 @@ class EndedConversationAdmin(ReadOnlyAdmin):
             pk = uuid.UUID(str(object_id))
         except ValueError:
             raise Http404 from None
-        return get_object_or_404(
-            EndedConversation.all_conversations.auditable().select_related("user"), pk=pk
-        )
+        auditable = EndedConversation.all_conversations.auditable().select_related("user")
+        return cast(EndedConversation, get_object_or_404(auditable, pk=pk))
 
     def change_view(
-        self, request: HttpRequest, object_id, form_url: str = "", extra_context=None
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         conversation = self._get_auditable(request, object_id)
         return self._render_transcript(request, conversation)

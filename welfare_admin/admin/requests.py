@@ -1,13 +1,16 @@
 """What users asked of Bowout or its staff: the list, one request, resolving them."""
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -54,7 +57,7 @@ class WelfareRequestAdmin(ReadOnlyAdmin):
     def has_resolve_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(permissions.RESOLVE)
 
-    def get_changelist(self, request: HttpRequest, **kwargs):
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return SortThenFetchPage
 
     @admin.display(description="User", ordering="user__email")
@@ -99,7 +102,7 @@ class WelfareRequestAdmin(ReadOnlyAdmin):
         }
         return TemplateResponse(request, "welfare_admin/resolve_requests.html", context)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         name = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
             path(
@@ -110,11 +113,11 @@ class WelfareRequestAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
-    def _get_request(self, request: HttpRequest, object_id) -> WelfareRequest:
+    def _get_request(self, request: HttpRequest, object_id: object) -> WelfareRequest:
         if not self.has_view_permission(request):
             raise PermissionDenied
         try:
-            pk = int(object_id)
+            pk = int(str(object_id))
         except (TypeError, ValueError):
             raise Http404 from None
         return get_object_or_404(
@@ -122,7 +125,11 @@ class WelfareRequestAdmin(ReadOnlyAdmin):
         )
 
     def change_view(
-        self, request: HttpRequest, object_id, form_url: str = "", extra_context=None
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         return self._render_request(request, self._get_request(request, object_id))
 
