@@ -5,13 +5,15 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 
-class ConversationQuerySet(models.QuerySet):
-    def for_user(self, user) -> "ConversationQuerySet":
+class ConversationQuerySet(models.QuerySet):  # generic in the stubs; subclassed per model by welfare_admin
+    def for_user(self, user: AbstractBaseUser | AnonymousUser) -> "ConversationQuerySet":
         """The conversations a user may see: their own, not deleted."""
         if not user.is_authenticated:
             return self.none()
