@@ -125,7 +125,7 @@ def ended_or_reopened() -> Q:
     return Q(ended_at__gt=EVER) | Q(pk__in=reopened_conversation_ids())
 
 
-class EndedConversationQuerySet(ConversationQuerySet):
+class EndedConversationQuerySet(ConversationQuerySet[Any]):
     def for_audit(self) -> "EndedConversationQuerySet":
         """Each row with its end (the current one, or the one staff reopened), turns, feedback and review
         status: correlated subqueries, so a page of 100 costs one query whatever the table size."""
