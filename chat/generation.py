@@ -263,6 +263,9 @@ def outcome_of(progress: TurnProgress) -> tuple[str, str]:
         return Message.Status.INTERRUPTED, claude.ERR_CUT_OFF
     if progress.stop_reason == "pause_turn":
         return Message.Status.INTERRUPTED, claude.ERR_PAUSED
+    if not progress.text.strip() and progress.end is None:
+        # Only reasoning (thinking, which is never shown), or nothing at all: not a reply.
+        return Message.Status.INTERRUPTED, claude.ERR_NO_WORDS
     return Message.Status.COMPLETE, ""
 
 

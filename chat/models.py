@@ -340,10 +340,39 @@ class Message(models.Model):
         return Message(conversation=conversation, **values)
 
     @property
+    def reasoning(self) -> str:
+        """The thinking (or its summaries) the model returned with this reply: never shown to the user as
+        its words, and shown to staff labelled as reasoning."""
+        parts = [
+            block["thinking"].strip()
+            for turn in self.api_messages or []
+            if isinstance(turn, dict)
+            and turn.get("role") == "assistant"
+            and isinstance(turn.get("content"), list)
+            for block in turn["content"]
+            if isinstance(block, dict)
+            and block.get("type") == "thinking"
+            and isinstance(block.get("thinking"), str)
+        ]
+        return "\n\n".join(part for part in parts if part)
+
+    @property
+    def non_claude_model(self) -> str:
+        """The configured model's name when it is not a Claude (another server, a LiteLLM proxy), else "":
+        a refusal then names that model's safety systems, not Claude's. From the configured name, not the
+        stream's: LiteLLM's adapter says "claude-3-5-sonnet-20240620" in every message_start."""
+        name = self.model_name.strip()
+        return "" if not name or "claude" in name.lower() else name
+
+    # Words in an error sentence (chat/claude.py) saying a retry cannot help: no Retry is offered beside them.
+    NO_RETRY_WORDS = ("retrying will not help", "retrying is unlikely to help")
+
+    @property
     def can_retry(self) -> bool:
-        return self.role == self.Role.ASSISTANT and self.status in (
-            self.Status.FAILED,
-            self.Status.INTERRUPTED,
+        return (
+            self.role == self.Role.ASSISTANT
+            and self.status in (self.Status.FAILED, self.Status.INTERRUPTED)
+            and not any(words in self.error for words in self.NO_RETRY_WORDS)
         )
 
 

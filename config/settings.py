@@ -256,8 +256,8 @@ BOWOUT_MAX_TOKENS = env_int("BOWOUT_MAX_TOKENS", 16000, minimum=1)
 # adaptive (the current models' default), enabled (a fixed budget), between_tools (the lowest setting the
 # current models accept) or off (send no thinking parameter: for servers without thinking, e.g. Ollama).
 BOWOUT_THINKING = env_choice("BOWOUT_THINKING", "adaptive", {"adaptive", "enabled", "between_tools", "off"})
-# summarized returns thinking text, and with it the words Claude writes between tool calls (such as its last
-# words before ending a chat); omitted returns only the signature.
+# summarized returns a summary of Claude's reasoning (kept for the API and shown to staff labelled as
+# reasoning, never to the user as Claude's words); omitted returns only the signature.
 BOWOUT_THINKING_DISPLAY = env_choice("BOWOUT_THINKING_DISPLAY", "summarized", {"summarized", "omitted"})
 BOWOUT_THINKING_BUDGET = env_int("BOWOUT_THINKING_BUDGET", 4096, minimum=1024)
 # Empty: the model's default effort.
@@ -266,6 +266,9 @@ BOWOUT_EFFORT = env_choice("BOWOUT_EFFORT", "", {"", "low", "medium", "high", "x
 BOWOUT_PROMPT_CACHE = env_bool("BOWOUT_PROMPT_CACHE", True)
 BOWOUT_MAX_RETRIES = env_int("BOWOUT_MAX_RETRIES", 2)
 BOWOUT_REQUEST_TIMEOUT = env_float("BOWOUT_REQUEST_TIMEOUT", 120.0, minimum=1.0)
+# A 429/529 asking to wait longer than this (seconds) is not retried while the user reads "writing…": the
+# reply fails at once and says when to try again.
+BOWOUT_RETRY_AFTER_MAX_WAIT = env_float("BOWOUT_RETRY_AFTER_MAX_WAIT", 10.0)
 BOWOUT_SYSTEM_PROMPT_FILE = env_str(
     "BOWOUT_SYSTEM_PROMPT_FILE", str(BASE_DIR / "chat" / "prompts" / "system.md")
 )
