@@ -22,6 +22,15 @@ class ConversationQuerySet(models.QuerySet):  # generic in the stubs; subclassed
     def recent_first(self) -> "ConversationQuerySet":
         return self.order_by("-updated_at", "-created_at")
 
+    def for_sidebar(self) -> "ConversationQuerySet":
+        """The chat list: archived chats left out, pinned ones first (latest pinned on top), then recent."""
+        return self.filter(archived_at__isnull=True).order_by(
+            models.F("pinned_at").desc(nulls_last=True), "-updated_at", "-created_at"
+        )
+
+    def archived(self) -> "ConversationQuerySet":
+        return self.filter(archived_at__isnull=False).order_by("-archived_at")
+
 
 class EndedBy(models.TextChoices):
     ASSISTANT = "assistant", "Claude"
@@ -146,6 +155,12 @@ class Conversation(models.Model):
     # Set when staff reopen a conversation ended by mistake; the end itself stays in the events.
     reopened_at = models.DateTimeField(null=True, blank=True)
 
+    # Organising one's chats (never a write to the conversation itself, so allowed after an end too).
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    # The model chosen for this chat's replies (one of BOWOUT_MODELS); blank: the default, BOWOUT_MODEL.
+    model = models.CharField(max_length=100, blank=True)
+
     # A branch: a new conversation made by editing a message of another one.
     parent = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="branches"
@@ -221,22 +236,6 @@ class Conversation(models.Model):
         self.refresh_from_db()
         return event
 
-    def messages_for_display(self, viewer: Any) -> "list[Message]":
-        """Messages in order, each with the viewer's own rating (one query for all)."""
-        messages = list(self.messages.all())
-        ratings = dict(
-            MessageRating.objects.filter(message__conversation=self, user=viewer).values_list(
-                "message_id", "rating"
-            )
-        )
-        for message in messages:
-            message.my_rating = ratings.get(message.pk, "")
-        return messages
-
-    def shows_support(self) -> bool:
-        """Crisis signals were seen in this conversation: its page keeps showing support resources."""
-        return self.events.filter(kind=ConversationEvent.Kind.CRISIS_DETECTED).exists()
-
     @staticmethod
     def title_from_text(text: str) -> str:
         words = " ".join(text.split())
@@ -286,12 +285,22 @@ class Message(models.Model):
     stop_details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Regenerate keeps every version of a reply; the one the user is looking at is shown and sent to the
+    # model as history, the others wait to be paged to (‹ 1/2 ›).
+    version_shown = models.BooleanField(default=True)
     # While streaming: the worker writing this reply and its latest sign of life (chat/workers.py).
     writer = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(default=timezone.now, null=True, blank=True)
 
-    # The viewer's own rating, set for display by Conversation.messages_for_display (not a column).
+    # The viewer's own rating, set for display by chat.fragments.messages_for_display (not a column).
     my_rating: str
+    # Also set there: whether a later message follows (only the last reply can be regenerated), and for a
+    # regenerated reply the ids of all its versions and which one this is (‹ 2/3 ›).
+    followed: bool = False
+    versions: list[int] = []  # noqa: RUF012  # read only; a list per message is set by the display code
+    version_number: int = 0
+    previous_version: int | None = None
+    next_version: int | None = None
 
     class Meta:
         ordering = ["id"]
@@ -338,6 +347,12 @@ class Message(models.Model):
             if f.name not in self.NOT_COPIED
         }
         return Message(conversation=conversation, **values)
+
+    @property
+    def can_regenerate(self) -> bool:
+        """A finished reply may be written again (Retry is for one that failed or broke off; a refused
+        exchange is never sent again)."""
+        return self.role == self.Role.ASSISTANT and self.status in (self.Status.COMPLETE, self.Status.STOPPED)
 
     @property
     def reasoning(self) -> str:

@@ -122,19 +122,27 @@ async def run_turn(
     policy: welfare.Policy,
     on_text: OnText,
     on_decision: OnDecision,
+    model: str = "",
+    instructions: str = "",
 ) -> bool:
     """Run the turn, filling `progress`. `on_text` gets the whole text so far and returns False to stop;
     returns False when stopped that way, True when the model finished (or the conversation ended).
 
     One response is one decision: however many end_conversation calls it holds (parallel, or repeated),
-    they are decided once and recorded once, and a confirmation can only come in a later response."""
+    they are decided once and recorded once, and a confirmation can only come in a later response. `model` and `instructions`
+    go to every request as they are (claude.stream_reply)."""
     confirmation_requested = False
     previous_round_text = ""
     paused = False
     for round_number in range(MAX_TOOL_ROUNDS + 1):
         # A reply resumed after pause_turn goes on mid-sentence; a round after a tool result starts anew.
         separator = "\n\n" if progress.text and not progress.text.endswith("\n\n") and not paused else ""
-        stream = claude.stream_reply(messages + progress.api_messages, tools=[welfare.END_TOOL])
+        stream = claude.stream_reply(
+            messages + progress.api_messages,
+            tools=[welfare.END_TOOL],
+            model=model,
+            instructions=instructions,
+        )
         final: Any = None
         async with contextlib.aclosing(stream):  # type: ignore[type-var]  # an async generator has aclose
             async for event in stream:

@@ -251,6 +251,9 @@ LOGGING = {
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY", "")
 ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL", "")
 BOWOUT_MODEL = env_str("BOWOUT_MODEL", "claude-sonnet-5-5")
+# The models a user may pick per chat when a model server is configured (comma-separated); the default,
+# BOWOUT_MODEL, is always one of them. Offline there is one model, the simulator's.
+BOWOUT_MODELS = list(dict.fromkeys([BOWOUT_MODEL, *env_list("BOWOUT_MODELS", [])]))
 # Thinking tokens count against max_tokens: leave room for them as well as the visible reply.
 BOWOUT_MAX_TOKENS = env_int("BOWOUT_MAX_TOKENS", 16000, minimum=1)
 # adaptive (the current models' default), enabled (a fixed budget), between_tools (the lowest setting the
@@ -274,6 +277,8 @@ BOWOUT_SYSTEM_PROMPT_FILE = env_str(
 )
 BOWOUT_SIMULATOR_DELAY = env_float("BOWOUT_SIMULATOR_DELAY", 0.03)
 BOWOUT_MAX_MESSAGE_CHARS = env_int("BOWOUT_MAX_MESSAGE_CHARS", 20_000, minimum=1)
+# Custom instructions (a user's settings page) are context, not a second system prompt: kept short.
+BOWOUT_CUSTOM_INSTRUCTIONS_MAX_CHARS = env_int("BOWOUT_CUSTOM_INSTRUCTIONS_MAX_CHARS", 1_500, minimum=1)
 # How long deltas are gathered before one fragment crosses the channel layer.
 BOWOUT_STREAM_FLUSH_SECONDS = env_float("BOWOUT_STREAM_FLUSH_SECONDS", 0.05)
 # How often a streaming reply's text is saved (and at its end): what a crashed worker may lose.

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("chat", "0008_message_api_messages"),
+        ("chat", "0009_organising_and_versions"),
     ]
 
     operations = [
