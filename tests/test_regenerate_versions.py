@@ -93,7 +93,7 @@ async def test_an_ended_chat_accepts_no_regenerate_over_the_socket(alice, conver
     await tab.send(action="send", text="How do tides work?", client_id=str(uuid.uuid4()))
     await tab.receive_until(reply_finished)
     reply = await sync_to_async(lambda: conversation.messages.filter(role="assistant").last())()
-    await sync_to_async(conversation.end)(by=EndedBy.USER, reason=EndReason.USER_REQUESTED)
+    await sync_to_async(conversation.end)(End(EndedBy.USER, EndReason.USER_REQUESTED, "", timezone.now()))
 
     await tab.send(action="regenerate", message_id=reply.pk)
 
