@@ -74,7 +74,7 @@ test-services:
 		echo "Skipping the PostgreSQL + Redis run: start them, or set PG_URL / REDIS_TEST_URL."; \
 	fi
 
-# Style, and the import rules of DESIGN.md as a contract ([tool.importlinter] in pyproject.toml).
+# Style, and the import rules of docs/architecture.md as a contract ([tool.importlinter] in pyproject.toml).
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .

@@ -1,3 +1,5 @@
+from typing import Any
+
 from allauth.core import ratelimit
 from django import forms
 from django.conf import settings
@@ -15,7 +17,7 @@ class DeleteAccountForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
-    def __init__(self, *args, request: HttpRequest, **kwargs) -> None:
+    def __init__(self, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.request = request
         self.user = request.user
@@ -30,7 +32,7 @@ class DeleteAccountForm(forms.Form):
             )
         if not self.user.check_password(password):
             raise forms.ValidationError("That is not your password. Your account was not deleted.")
-        return password
+        return str(password)
 
     @property
     def rate_limited(self) -> bool:
@@ -48,7 +50,7 @@ class CustomInstructionsForm(forms.Form):
     )
 
     def clean_custom_instructions(self) -> str:
-        text = self.cleaned_data["custom_instructions"].strip()
+        text = str(self.cleaned_data["custom_instructions"]).strip()
         limit = settings.BOWOUT_CUSTOM_INSTRUCTIONS_MAX_CHARS
         if "\x00" in text:
             raise forms.ValidationError(

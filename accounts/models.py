@@ -1,7 +1,9 @@
-from typing import ClassVar
+from datetime import datetime
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from django.http import HttpRequest
 
 
 class UserQuerySet(models.QuerySet["User"]):
@@ -20,7 +22,7 @@ class UserManager(BaseUserManager["User"]):
     def get_queryset(self) -> UserQuerySet:
         return UserQuerySet(self.model, using=self._db)
 
-    def _create_user(self, email: str, password: str | None, **extra_fields) -> "User":
+    def _create_user(self, email: str, password: str | None, **extra_fields: Any) -> "User":
         if not email:
             raise ValueError("An email address is required")
         user = self.model(email=self.normalize_email(email), **extra_fields)
@@ -28,15 +30,19 @@ class UserManager(BaseUserManager["User"]):
         user.save(using=self._db)
         return user
 
-    def create_user(self, email: str, password: str | None = None, **extra_fields) -> "User":
+    def create_user(self, email: str, password: str | None = None, **extra_fields: Any) -> "User":
         extra_fields.setdefault("is_staff", False)
         extra_fields.setdefault("is_superuser", False)
         return self._create_user(email, password, **extra_fields)
 
-    def create_superuser(self, email: str, password: str | None = None, **extra_fields) -> "User":
+    def create_superuser(self, email: str, password: str | None = None, **extra_fields: Any) -> "User":
         extra_fields.setdefault("is_staff", True)
         extra_fields.setdefault("is_superuser", True)
         return self._create_user(email, password, **extra_fields)
+
+
+# Where a deleted account's email points: a reserved domain (RFC 2606), so it can never be a real address.
+DELETED_EMAIL_DOMAIN = "deleted.invalid"
 
 
 class User(AbstractUser):
@@ -62,7 +68,7 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.email
 
-    def delete(self, using=None, keep_parents=False) -> tuple[int, dict[str, int]]:
+    def delete(self, using: Any = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
         """Deleting a person, from any path (account page, admin, shell), follows the one rule in
         `accounts.retention`: their data goes, what staff need to audit ends stays without them."""
         from accounts.retention import delete_account
@@ -73,3 +79,26 @@ class User(AbstractUser):
     def erase(self) -> None:
         """Remove the row itself. Only the retention rule calls this, once nothing is kept for audit."""
         models.Model.delete(self)
+
+    def detach(self, now: datetime) -> None:
+        """Keep the row only as the anchor of what staff audit: no name, no email, no way to sign in.
+        Only the retention rule calls this."""
+        self.email = f"deleted-{self.pk}@{DELETED_EMAIL_DOMAIN}"
+        self.first_name = ""
+        self.last_name = ""
+        # A new password hash also ends every session of the account (Django checks it on each request).
+        self.set_unusable_password()
+        self.is_active = False
+        self.is_staff = False
+        self.is_superuser = False
+        self.last_login = None
+        self.deleted_at = self.deleted_at or now
+        self.save()
+        self.groups.clear()
+        self.user_permissions.clear()
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """The request of a view behind `login_required`: its user is a signed-in User (healthchecks' name)."""
+
+    user: User

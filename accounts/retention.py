@@ -13,7 +13,7 @@ conversations together. BOWOUT_AUDIT_RETENTION_DAYS after the deletion, `manage.
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -24,9 +24,16 @@ from django.utils import timezone
 
 from chat.models import Conversation, Message, UserRequest
 
-DELETED_EMAIL_DOMAIN = "deleted.invalid"
-# `accounts.models.User`, not imported here: its delete() calls this module.
-Person = Any
+
+class Person(Protocol):
+    """`accounts.models.User`, which this module cannot import (its delete() calls this module): what the
+    rule uses of it."""
+
+    pk: Any
+
+    def erase(self) -> None: ...
+
+    def detach(self, now: datetime) -> None: ...
 
 
 def kept_for_audit() -> Q:
@@ -64,7 +71,7 @@ class DeletionPlan:
 
 
 def plan(user: Person) -> DeletionPlan:
-    conversations = Conversation.objects.filter(user=user)
+    conversations = Conversation.objects.filter(user_id=user.pk)
     kept = conversations.filter(kept_for_audit()).count()
     return DeletionPlan(
         deleted_conversations=conversations.count() - kept,
@@ -78,7 +85,7 @@ def delete_account(user: Person) -> DeletionPlan:
     with transaction.atomic():
         done = plan(user)
         now = timezone.now()
-        conversations = Conversation.objects.filter(user=user)
+        conversations = Conversation.objects.filter(user_id=user.pk)
         # A reply being written must not go on writing into a deleted (or an audited) conversation.
         Message.objects.filter(conversation__in=conversations, status=Message.Status.STREAMING).update(
             status=Message.Status.STOPPED, updated_at=now
@@ -89,27 +96,11 @@ def delete_account(user: Person) -> DeletionPlan:
         if not conversations.exists():
             user.erase()
             return done
-        _detach(user, now)
+        user.detach(now)
     return done
 
 
-def _detach(user: Person, now: datetime) -> None:
-    user.email = f"deleted-{user.pk}@{DELETED_EMAIL_DOMAIN}"
-    user.first_name = ""
-    user.last_name = ""
-    # A new password hash also ends every session of the account (Django checks it on each request).
-    user.set_unusable_password()
-    user.is_active = False
-    user.is_staff = False
-    user.is_superuser = False
-    user.last_login = None
-    user.deleted_at = user.deleted_at or now
-    user.save()
-    user.groups.clear()
-    user.user_permissions.clear()
-
-
-def expired_accounts(now: datetime | None = None) -> QuerySet:
+def expired_accounts(now: datetime | None = None) -> QuerySet[Any]:
     """Deleted accounts whose retention period is over (welfare_admin.retention purges them)."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.BOWOUT_AUDIT_RETENTION_DAYS)
     return get_user_model().objects.filter(deleted_at__lt=cutoff)

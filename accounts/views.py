@@ -2,18 +2,18 @@ from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts import retention
 from accounts.forms import CustomInstructionsForm, DeleteAccountForm
-from accounts.models import User
+from accounts.models import AuthenticatedHttpRequest, User
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def delete_account(request: HttpRequest) -> HttpResponse:
+def delete_account(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Self-service deletion, confirmed with the password; what happens is said before it happens."""
     form = DeleteAccountForm(request.POST or None, request=request)
     if request.method == "POST" and form.is_valid():
@@ -28,7 +28,7 @@ def delete_account(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def account_settings(request: HttpRequest) -> HttpResponse:
+def account_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The person's settings: custom instructions for Claude."""
     user = request.user
     form = CustomInstructionsForm(

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import anthropic
 import httpx2
-from anthropic.types import Message as ApiMessage
+from anthropic.types import Message as ResponseMessage
 from django.conf import settings
 
 OFFLINE_BASE_URL = "http://offline-simulator.invalid"
@@ -168,7 +168,7 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class Finished:
-    message: ApiMessage
+    message: ResponseMessage
 
 
 def request_options() -> dict[str, Any]:

@@ -6,7 +6,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat import close_codes, flow, fragments, generation, live, liveness, quotas, sessions
+from chat import close_codes, flow, fragments, generation, live, quotas, sessions, workers
 from chat.models import Message
 
 logger = logging.getLogger("bowout.chat")
@@ -70,7 +70,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     def _snapshot(self, shown: str = "") -> str:
         """The conversation as saved, or "" when the tab already shows exactly that."""
         conversation = flow.get_conversation(self.user, self.conversation_id)
-        liveness.interrupt_orphaned_replies(conversation)
+        workers.interrupt_orphaned_replies(conversation)
         if shown and shown == fragments.state_token(conversation):
             return ""
         return fragments.render_snapshot(conversation)

@@ -4,7 +4,7 @@ from django.http import HttpRequest
 from chat import claude, fragments
 
 
-def bowout(request: HttpRequest) -> dict:
+def bowout(request: HttpRequest) -> dict[str, object]:
     return {
         "offline_demo": claude.is_offline(),
         "max_message_chars": f"{settings.BOWOUT_MAX_MESSAGE_CHARS:,}",

@@ -19,6 +19,7 @@ from chat import claude, quotas, welfare
 from chat.models import (
     Conversation,
     ConversationEvent,
+    End,
     EndedBy,
     EndReason,
     Message,
@@ -361,10 +362,8 @@ def end_by_user(user, conversation_id: Any, note: Any = "") -> tuple[Conversatio
     with transaction.atomic():
         conversation = _lock_open_conversation(user, conversation_id)
         stopped = _stop_streaming_reply(conversation)
-        conversation.end(by=EndedBy.USER, reason=EndReason.USER_REQUESTED, summary=note)
-        ConversationEvent.objects.create(
-            conversation=conversation, kind=ConversationEvent.Kind.USER_END, actor=user, detail={"note": note}
-        )
+        end = End(by=EndedBy.USER, reason=EndReason.USER_REQUESTED, summary=note, at=timezone.now())
+        conversation.end(end, actor=user)
         UserRequest.objects.create(
             conversation=conversation,
             user=user,
@@ -377,11 +376,12 @@ def end_by_user(user, conversation_id: Any, note: Any = "") -> tuple[Conversatio
     return conversation, stopped
 
 
-def end_by_assistant(reply: Message, decision: welfare.Decision) -> None:
-    """Claude's confirmed end_conversation call, honoured by the policy. A user end that got there first
-    stands."""
+def end_by_assistant(reply: Message, decision: welfare.Decision, tool_input: dict[str, Any]) -> None:
+    """Claude's confirmed end_conversation call, honoured by the policy, once the reply that made it is
+    complete. A user end that got there first stands."""
     conversation = reply.conversation
-    if not conversation.end(by=EndedBy.ASSISTANT, reason=decision.reason, summary=decision.summary):
+    end = End(by=EndedBy.ASSISTANT, reason=decision.reason, summary=decision.summary, at=timezone.now())
+    if not conversation.end(end, message=reply, detail=decision_detail(decision, tool_input)):
         return
     if decision.reason == EndReason.USER_REQUESTED:
         UserRequest.objects.create(
@@ -402,16 +402,20 @@ def reopen_by_staff(staff_user, conversation: Conversation, note: str) -> Conver
     note = note.strip() if isinstance(note, str) else ""
     if not note:
         raise InvalidMessage("A note is required to reopen a conversation.")
-    with transaction.atomic():
-        previous = conversation.reopen()
-        if previous is None:
-            return None
-        return ConversationEvent.objects.create(
-            conversation=conversation,
-            kind=ConversationEvent.Kind.STAFF_ACTION,
-            actor=staff_user,
-            detail={"action": "reopen", "note": note, "previous_end": previous},
-        )
+    return conversation.reopen(actor=staff_user, note=note)
+
+
+def decision_detail(decision: welfare.Decision, tool_input: dict[str, Any]) -> dict[str, Any]:
+    """What an end_conversation decision's event records beyond the end: the tool's input, a decline's
+    cause, the crisis terms, the second check."""
+    detail: dict[str, Any] = {"input": tool_input}
+    if decision.cause:
+        detail["cause"] = decision.cause
+    if decision.crisis_terms:
+        detail["crisis_terms"] = list(decision.crisis_terms)
+    if decision.second_opinion:
+        detail["second_opinion"] = decision.second_opinion
+    return detail
 
 
 # --- After an end: branches and feedback ----------------------------------------------------------
@@ -437,22 +441,7 @@ def branch_from_message(user, conversation_id: Any, message_id: Any, text: Any) 
         earlier = original.messages.filter(id__lt=edited.pk, version_shown=True).exclude(
             status__in=[Message.Status.STREAMING, Message.Status.FAILED]
         )
-        Message.objects.bulk_create(
-            Message(
-                conversation=branch,
-                role=m.role,
-                content=m.content,
-                content_html=m.content_html,
-                api_messages=m.api_messages,
-                status=m.status,
-                stop_reason=m.stop_reason,
-                model_name=m.model_name,
-                input_tokens=m.input_tokens,
-                output_tokens=m.output_tokens,
-                created_at=m.created_at,
-            )
-            for m in earlier
-        )
+        Message.objects.bulk_create(m.copy_to(branch) for m in earlier)
         user_message = Message.objects.create(conversation=branch, role=Message.Role.USER, content=text)
         reply = _create_reply(branch)
         support = _note_crisis_signals(branch, user_message)

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chat import claude, flow, fragments, history, live, liveness, turns, welfare
+from chat import claude, flow, fragments, history, live, turns, welfare, workers
 from chat.markdown import render_markdown
 from chat.models import ConversationEvent, Message
 from chat.turns import TurnProgress
@@ -39,7 +39,7 @@ def start_generation(reply: Message) -> asyncio.Task:
     )
     _running[reply.pk] = task
     task.add_done_callback(lambda _: _running.pop(reply.pk, None))
-    liveness.track(reply.pk, task)  # stamps the reply with this worker and heartbeats it
+    workers.track(reply.pk, task)  # stamps the reply with this worker and heartbeats it
     return task
 
 
@@ -156,12 +156,12 @@ def _finish(reply_id: int, progress: TurnProgress, status: str, error: str) -> M
         )
         reply = Message.objects.select_related("conversation").get(pk=reply_id)
         broke = status in (Message.Status.FAILED, Message.Status.INTERRUPTED)
-        if moved and broke and error != liveness.interruption_error():
+        if moved and broke and error != workers.interruption_error():
             answered = reply.conversation.messages.filter(id__lt=reply.pk, role=Message.Role.USER).last()
             if answered is not None:
                 reply.conversation.drop_title_from(answered.content)
         if progress.end is not None and status == Message.Status.COMPLETE:
-            flow.end_by_assistant(reply, progress.end)
+            flow.end_by_assistant(reply, progress.end, progress.end_input)
             reply.conversation.refresh_from_db()
     return reply
 
@@ -169,18 +169,17 @@ def _finish(reply_id: int, progress: TurnProgress, status: str, error: str) -> M
 def _record_decision(
     reply_id: int, conversation_id: uuid.UUID, decision: welfare.Decision, tool_input: dict
 ) -> None:
+    """A request to confirm, or a decline. An honoured call is recorded by the end itself
+    (flow.end_by_assistant), once the reply is complete and the conversation has really ended."""
     kind = {
         "confirm": ConversationEvent.Kind.END_CONFIRM_REQUESTED,
-        "honour": ConversationEvent.Kind.END_HONOURED,
         "decline": ConversationEvent.Kind.END_DECLINED,
     }[decision.outcome]
-    detail = {"reason": decision.reason, "summary": decision.summary, "input": tool_input}
-    if decision.cause:
-        detail["cause"] = decision.cause
-    if decision.crisis_terms:
-        detail["crisis_terms"] = list(decision.crisis_terms)
-    if decision.second_opinion:
-        detail["second_opinion"] = decision.second_opinion
+    detail = {
+        "reason": decision.reason,
+        "summary": decision.summary,
+        **flow.decision_detail(decision, tool_input),
+    }
     ConversationEvent.objects.create(
         conversation_id=conversation_id, message_id=reply_id, kind=kind, detail=detail
     )
@@ -243,7 +242,8 @@ async def _generate(reply_id: int) -> Message:
         return True
 
     async def on_decision(decision: welfare.Decision, tool_input: dict) -> None:
-        await database_sync_to_async(_record_decision)(reply_id, conversation_id, decision, tool_input)
+        if not decision.ends:
+            await database_sync_to_async(_record_decision)(reply_id, conversation_id, decision, tool_input)
 
     status: str = Message.Status.COMPLETE
     error = ""
@@ -266,7 +266,7 @@ async def _generate(reply_id: int) -> Message:
         # Stop in this process (the row already says stopped) or the server shutting down (interrupted).
         progress.keep_partial_round()
         await asyncio.shield(
-            _finish_and_publish(reply_id, progress, Message.Status.INTERRUPTED, liveness.interruption_error())
+            _finish_and_publish(reply_id, progress, Message.Status.INTERRUPTED, workers.interruption_error())
         )
         raise
     except Exception as exc:

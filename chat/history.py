@@ -8,7 +8,7 @@ Ollama, vLLM or llama.cpp can go on with Claude, and one that stored a block of 
 import re
 from typing import Any
 
-ApiMessage = dict[str, Any]
+MessageParam = dict[str, Any]
 
 # The blocks Bowout sends back, by role; anything else is dropped from history.
 KNOWN_BLOCKS = {
@@ -71,9 +71,9 @@ def _blocks(content: Any, role: str) -> list[dict[str, Any]]:
     return kept
 
 
-def _drop_unanswered_tool_calls(messages: list[ApiMessage]) -> list[ApiMessage]:
+def _drop_unanswered_tool_calls(messages: list[MessageParam]) -> list[MessageParam]:
     """The API rejects a tool_use that the next user message does not answer with a tool_result."""
-    cleaned: list[ApiMessage] = []
+    cleaned: list[MessageParam] = []
     for index, message in enumerate(messages):
         blocks = message["content"]
         if message["role"] == "assistant":
@@ -89,7 +89,7 @@ def _drop_unanswered_tool_calls(messages: list[ApiMessage]) -> list[ApiMessage]:
     return cleaned
 
 
-def normalize(messages: list[ApiMessage]) -> list[ApiMessage]:
+def normalize(messages: list[MessageParam]) -> list[MessageParam]:
     """Make a history the API accepts: block lists, no empty text, no orphan tool calls, roles alternating
     (neighbours of one role merged), starting with the user and ending with the user."""
     blocky = [
@@ -98,7 +98,7 @@ def normalize(messages: list[ApiMessage]) -> list[ApiMessage]:
         if m.get("role") in KNOWN_BLOCKS
     ]
     blocky = _drop_unanswered_tool_calls(blocky)
-    merged: list[ApiMessage] = []
+    merged: list[MessageParam] = []
     for message in blocky:
         if not message["content"]:
             continue

@@ -10,6 +10,7 @@ send touches only the group's members.
 import asyncio
 import time
 from copy import deepcopy
+from typing import Any
 
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
@@ -20,7 +21,7 @@ _PLAIN = (str, int, float, bool, type(None))
 class FanOutInMemoryChannelLayer(InMemoryChannelLayer):
     sweep_interval = 1.0
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._last_sweep = 0.0
 
@@ -31,7 +32,7 @@ class FanOutInMemoryChannelLayer(InMemoryChannelLayer):
         self._last_sweep = now
         super()._clean_expired()  # type: ignore[misc]  # Channels' own, not in its type stubs
 
-    async def send(self, channel: str, message: dict) -> None:
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_channel_name(channel)
         assert "__asgi_channel__" not in message
@@ -45,7 +46,7 @@ class FanOutInMemoryChannelLayer(InMemoryChannelLayer):
         except asyncio.QueueFull as full:
             raise ChannelFull(channel) from full
 
-    async def group_send(self, group: str, message: dict) -> None:
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
         assert isinstance(message, dict), "Message is not a dict"
         self.require_valid_group_name(group)
         self._clean_expired()

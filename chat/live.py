@@ -48,7 +48,7 @@ class LiveReply:
         self._published = ""  # the text as the tabs have it
         self._sent_at = 0  # its length in UTF-16 code units
         self._channel = ""
-        self._listener: asyncio.Task | None = None
+        self._listener: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> LiveReply:
         layer = _layer()

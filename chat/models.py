@@ -1,16 +1,19 @@
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 
-class ConversationQuerySet(models.QuerySet):
-    def for_user(self, user) -> "ConversationQuerySet":
+class ConversationQuerySet(models.QuerySet):  # generic in the stubs; subclassed per model by welfare_admin
+    def for_user(self, user: AbstractBaseUser | AnonymousUser) -> "ConversationQuerySet":
         """The conversations a user may see: their own, not deleted."""
         if not user.is_authenticated:
             return self.none()
@@ -28,17 +31,10 @@ class ConversationQuerySet(models.QuerySet):
     def archived(self) -> "ConversationQuerySet":
         return self.filter(archived_at__isnull=False).order_by("-archived_at")
 
-    def ended(self) -> "ConversationQuerySet":
-        return self.filter(ended_at__isnull=False)
-
-    def open(self) -> "ConversationQuerySet":
-        return self.filter(ended_at__isnull=True)
-
 
 class EndedBy(models.TextChoices):
     ASSISTANT = "assistant", "Claude"
     USER = "user", "User"
-    STAFF = "staff", "Staff"
 
 
 class EndReason(models.TextChoices):
@@ -46,31 +42,96 @@ class EndReason(models.TextChoices):
     USER_REQUESTED = "user_requested", "The user asked to end it"
 
 
-def end_fields(*, by: str, reason: str, summary: str, at: datetime) -> dict[str, Any]:
-    """The columns an end writes: the one definition, used by Conversation.end, seed_demo and test builders."""
-    return {"ended_at": at, "ended_by": by, "end_reason": reason, "end_summary": summary, "updated_at": at}
+# An ended conversation's columns, and the keys of an End kept as JSON in a reopen event (stored data: the
+# keys are the column names, so events written before the End type read the same).
+_END_COLUMNS = {"at": "ended_at", "by": "ended_by", "reason": "end_reason", "summary": "end_summary"}
+# Where a staff reopen event keeps the end it cleared.
+_PREVIOUS_END = "previous_end"
 
 
-def reopen_fields(*, at: datetime) -> dict[str, Any]:
-    """The columns a staff reopen writes: the end cleared (it lives on in the reopen event), the reopen dated."""
-    return {
-        "ended_at": None,
-        "ended_by": "",
-        "end_reason": "",
-        "end_summary": "",
-        "reopened_at": at,
-        "updated_at": at,
-    }
+@dataclass(frozen=True)
+class End:
+    """One end of a conversation, whatever its cause (Claude, Claude at the user's request, End chat).
 
+    The one typed value of an end, as healthchecks keeps a Flip per status change: `Conversation.end`
+    writes the conversation's end columns and the end's event from it, a staff reopen keeps it in the
+    reopen event, and everything that reports on ends reads it back through `End.of`,
+    `ConversationEvent.previous_end` or `End.previous_end_lookup` (docs/architecture.md, "An end")."""
 
-def end_record(values: Mapping[str, Any]) -> dict[str, str]:
-    """An end as the audit trail keeps it once a reopen has cleared it from the row (JSON-ready)."""
-    return {
-        "ended_at": values["ended_at"].isoformat(),
-        "ended_by": values["ended_by"],
-        "end_reason": values["end_reason"],
-        "end_summary": values["end_summary"],
-    }
+    by: str  # EndedBy
+    reason: str  # EndReason
+    summary: str  # Claude's sentence for auditors, or the user's optional note
+    at: datetime
+
+    @classmethod
+    def of(cls, conversation: "Conversation") -> "End | None":
+        """The conversation's current end, None while it is open."""
+        if conversation.ended_at is None:
+            return None
+        return cls(
+            conversation.ended_by, conversation.end_reason, conversation.end_summary, conversation.ended_at
+        )
+
+    @classmethod
+    def from_json(cls, data: object) -> "End | None":
+        if not isinstance(data, Mapping) or not data.get("ended_at"):
+            return None
+        return cls(
+            by=str(data.get("ended_by", "")),
+            reason=str(data.get("end_reason", "")),
+            summary=str(data.get("end_summary", "")),
+            at=datetime.fromisoformat(str(data["ended_at"])),
+        )
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            _END_COLUMNS["at"]: self.at.isoformat(),
+            _END_COLUMNS["by"]: self.by,
+            _END_COLUMNS["reason"]: self.reason,
+            _END_COLUMNS["summary"]: self.summary,
+        }
+
+    def as_previous_end(self) -> dict[str, Any]:
+        """The end as a reopen's records keep it (the event's and the audit entry's detail)."""
+        return {_PREVIOUS_END: self.as_json()}
+
+    def columns(self) -> dict[str, Any]:
+        """What the end writes on the conversation row (the guard every write path checks is `ended_at`)."""
+        return {column: getattr(self, name) for name, column in _END_COLUMNS.items()} | {
+            "updated_at": self.at
+        }
+
+    @staticmethod
+    def cleared_columns(at: datetime) -> dict[str, Any]:
+        """What a staff reopen writes: the end cleared (it lives on in the reopen event), the reopen dated."""
+        return {
+            "ended_at": None,
+            "ended_by": "",
+            "end_reason": "",
+            "end_summary": "",
+            "reopened_at": at,
+            "updated_at": at,
+        }
+
+    @property
+    def event_kind(self) -> str:
+        return (
+            ConversationEvent.Kind.USER_END
+            if self.by == EndedBy.USER
+            else ConversationEvent.Kind.END_HONOURED
+        )
+
+    def event_detail(self, **extra: Any) -> dict[str, Any]:
+        """The end's event as auditors read it in the transcript: the user's note, or Claude's reason and
+        summary (with what the policy and the second check recorded, passed as `extra`)."""
+        if self.by == EndedBy.USER:
+            return {"note": self.summary, **extra}
+        return {"reason": self.reason, "summary": self.summary, **extra}
+
+    @staticmethod
+    def previous_end_lookup(field: str) -> str:
+        """The ORM lookup, from a staff reopen event, of one field of the end it cleared (for annotations)."""
+        return f"detail__{_PREVIOUS_END}__{_END_COLUMNS[field]}"
 
 
 class Conversation(models.Model):
@@ -126,27 +187,54 @@ class Conversation(models.Model):
         """The channel-layer group every open tab of this conversation listens on (plain ASCII)."""
         return f"conversation.{self.id.hex}"
 
-    def end(self, *, by: str, reason: str, summary: str = "", at: datetime | None = None) -> bool:
-        """End the conversation unless it has ended already: a conditional UPDATE, so of two racing ends
-        the first stands. True if this call ended it. The instance is refreshed either way."""
-        fields = end_fields(by=by, reason=reason, summary=summary, at=at or timezone.now())
-        ended = Conversation.objects.filter(pk=self.pk, ended_at__isnull=True).update(**fields)
+    def end(
+        self,
+        end: End,
+        *,
+        message: "Message | None" = None,
+        actor: Any = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """End the conversation unless it has ended already, for every cause: the conversation's end
+        columns and the end's event are written from `end`, in one transaction. The UPDATE is
+        conditional, so of two racing ends the first stands (the second writes nothing). True if this
+        call ended it. The instance is refreshed either way."""
+        with transaction.atomic():
+            ended = Conversation.objects.filter(pk=self.pk, ended_at__isnull=True).update(**end.columns())
+            if ended:
+                ConversationEvent.objects.create(
+                    conversation=self,
+                    message=message,
+                    kind=end.event_kind,
+                    actor=actor,
+                    detail=end.event_detail(**(detail or {})),
+                    created_at=end.at,
+                )
         self.refresh_from_db()
         return bool(ended)
 
-    def reopen(self, at: datetime | None = None) -> dict[str, str] | None:
-        """Clear the end (staff found it mistaken). Returns the end that was cleared, for the audit trail,
-        or None if the conversation was not ended. The row is locked while it is read and cleared."""
+    def reopen(self, *, actor: Any, note: str, at: datetime | None = None) -> "ConversationEvent | None":
+        """Clear the end (staff found it mistaken) and record it: the staff-action event keeps the end
+        that was cleared. None if the conversation was not ended. The row is locked while it is read
+        and cleared."""
+        at = at or timezone.now()
         with transaction.atomic():
-            ended = (
+            locked = (
                 Conversation.objects.select_for_update().filter(pk=self.pk, ended_at__isnull=False).first()
             )
-            if ended is None:
+            previous = End.of(locked) if locked is not None else None
+            if previous is None:
                 return None
-            previous = end_record(vars(ended))
-            Conversation.objects.filter(pk=self.pk).update(**reopen_fields(at=at or timezone.now()))
+            Conversation.objects.filter(pk=self.pk).update(**End.cleared_columns(at))
+            event = ConversationEvent.objects.create(
+                conversation=self,
+                kind=ConversationEvent.Kind.STAFF_ACTION,
+                actor=actor,
+                detail=ConversationEvent.reopen_detail(note, previous),
+                created_at=at,
+            )
         self.refresh_from_db()
-        return previous
+        return event
 
     def drop_title_from(self, text: str) -> bool:
         """A message whose reply failed does not name the chat: clear a title made from `text` (a rename
@@ -179,7 +267,7 @@ class Message(models.Model):
         REFUSED = "refused", "Refused"
 
     INTERRUPTED_ERROR = "This reply was interrupted. You can retry it."
-    # A reply whose worker stopped (crash, kill, restart) while writing it; see chat/liveness.py.
+    # A reply whose worker stopped (crash, kill, restart) while writing it; see chat/workers.py.
     WRITER_GONE_ERROR = "Bowout restarted while Claude was writing — Retry"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
@@ -208,7 +296,7 @@ class Message(models.Model):
     # Regenerate keeps every version of a reply; the one the user is looking at is shown and sent to the
     # model as history, the others wait to be paged to (‹ 1/2 ›).
     version_shown = models.BooleanField(default=True)
-    # While streaming: the worker writing this reply and its latest sign of life (chat/liveness.py).
+    # While streaming: the worker writing this reply and its latest sign of life (chat/workers.py).
     writer = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(default=timezone.now, null=True, blank=True)
 
@@ -254,6 +342,19 @@ class Message(models.Model):
     def refusal_explanation(self) -> str:
         details = self.stop_details if isinstance(self.stop_details, dict) else {}
         return str(details.get("explanation") or "")
+
+    # What a copy of a message never takes from the original: its own row, conversation and resend id.
+    NOT_COPIED = frozenset({"id", "conversation", "client_id"})
+
+    def copy_to(self, conversation: Conversation) -> "Message":
+        """An unsaved copy of this message in another conversation (a branch): every other field kept, so
+        a field added to Message is copied without anyone remembering to."""
+        values = {
+            f.attname: getattr(self, f.attname)
+            for f in self._meta.concrete_fields
+            if f.name not in self.NOT_COPIED
+        }
+        return Message(conversation=conversation, **values)
 
     @property
     def can_regenerate(self) -> bool:
@@ -327,6 +428,16 @@ class ConversationEvent(models.Model):
 
     def __str__(self) -> str:
         return self.get_kind_display()
+
+    @staticmethod
+    def reopen_detail(note: str, previous: End) -> dict[str, Any]:
+        return {"action": "reopen", "note": note, **previous.as_previous_end()}
+
+    @property
+    def previous_end(self) -> End | None:
+        """For a staff reopen: the end it cleared."""
+        detail = self.detail if isinstance(self.detail, dict) else {}
+        return End.from_json(detail.get(_PREVIOUS_END))
 
 
 class UserRequest(models.Model):

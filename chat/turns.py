@@ -36,6 +36,7 @@ class TurnProgress:
     cache_read_tokens: int = 0
     cache_creation_tokens: int = 0
     end: welfare.Decision | None = None
+    end_input: dict[str, Any] = field(default_factory=dict)  # the honoured call's input, for its event
 
     def keep_partial_round(self) -> None:
         """After a stop or an error mid-round: keep what was written as an assistant turn. Without its
@@ -185,7 +186,7 @@ async def run_turn(
             await on_decision(decision, dict(tool_input))
             confirmation_requested = confirmation_requested or decision.outcome == "confirm"
             if decision.ends:
-                progress.end = decision
+                progress.end, progress.end_input = decision, dict(tool_input)
         results = []
         for call in calls:
             if decision is not None and call.name == welfare.END_TOOL_NAME:

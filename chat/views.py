@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from chat import close_codes, export, flow, fragments, generation, liveness, quotas, search
+from chat import close_codes, export, flow, fragments, generation, quotas, search, workers
 from chat.models import Conversation
 
 TEMPLATE = "chat/conversation.html"
@@ -67,7 +67,7 @@ def render_conversation(
     draft: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    liveness.interrupt_orphaned_replies(conversation)
+    workers.interrupt_orphaned_replies(conversation)
     # Not "messages": that name belongs to Django's flash messages, which base.html shows.
     chat_messages = fragments.messages_for_display(conversation, request.user)
     context = {

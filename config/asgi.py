@@ -9,7 +9,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from chat import liveness  # noqa: E402
+from chat import workers  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from config.origins import SameOriginValidator  # noqa: E402
 
@@ -20,6 +20,6 @@ application = ProtocolTypeRouter(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))  # type: ignore[arg-type]  # see chat/routing.py
         ),
         # Shutdown (SIGTERM) drains this worker's streaming replies first.
-        "lifespan": liveness.lifespan,
+        "lifespan": workers.lifespan,
     }
 )

@@ -7,12 +7,18 @@ cookie, read a transcript and post into it. Here the browser's Origin must be th
 """
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
+
+Scope = dict[str, Any]
+# An ASGI application; its receive and send callables are passed through untouched.
+App = Callable[..., Awaitable[None]]
 
 logger = logging.getLogger("bowout.security")
 
@@ -32,11 +38,11 @@ def parse_origin(value: str) -> Origin | None:
     return parts.scheme, parts.hostname, port or DEFAULT_PORTS[parts.scheme]
 
 
-def _headers(scope: dict) -> dict[str, str]:
+def _headers(scope: Scope) -> dict[str, str]:
     return {name.decode("latin1").lower(): value.decode("latin1") for name, value in scope.get("headers", [])}
 
 
-def _scheme(scope: dict, headers: dict[str, str]) -> str:
+def _scheme(scope: Scope, headers: dict[str, str]) -> str:
     """http or https as the browser sees the site; behind a proxy, as SECURE_PROXY_SSL_HEADER says."""
     proxy_header = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
     if proxy_header:
@@ -47,7 +53,7 @@ def _scheme(scope: dict, headers: dict[str, str]) -> str:
     return "https" if scope.get("scheme", "ws") in ("wss", "https") else "http"
 
 
-def own_origin(scope: dict, headers: dict[str, str]) -> Origin | None:
+def own_origin(scope: Scope, headers: dict[str, str]) -> Origin | None:
     host = headers.get("host", "")
     domain, _ = split_domain_port(host)
     if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
@@ -67,7 +73,7 @@ def _trusted(origin: Origin, pattern: str) -> bool:
     return host_ok and (origin[0], origin[2]) == (scheme, port)
 
 
-def origin_allowed(scope: dict) -> bool:
+def origin_allowed(scope: Scope) -> bool:
     headers = _headers(scope)
     origin = parse_origin(headers.get("origin", ""))
     if origin is None:
@@ -80,13 +86,14 @@ def origin_allowed(scope: dict) -> bool:
 class SameOriginValidator:
     """ASGI middleware for websockets: refuse the handshake (HTTP 403) from any other origin."""
 
-    def __init__(self, application) -> None:
+    def __init__(self, application: App) -> None:
         self.application = application
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if origin_allowed(scope):
-            return await self.application(scope, receive, send)
+            await self.application(scope, receive, send)
+            return
         logger.warning(
             "Refused a socket to %s from origin %r", scope.get("path"), _headers(scope).get("origin")
         )
-        return await WebsocketDenier()(scope, receive, send)
+        await WebsocketDenier()(scope, receive, send)

@@ -130,3 +130,50 @@ def test_feedback_on_an_end_and_an_appeal_are_stored(alice_client, ended_convers
 
     empty = alice_client.post(reverse("chat:feedback", args=[ended_conversation.pk]), {"text": " "})
     assert empty.status_code == 400
+
+
+def test_a_branch_keeps_every_field_of_the_replies_it_copies(alice_client, alice):
+    """Edit copies the earlier messages whole: a refusal keeps its explanation, a reply its prompt-cache
+    token counts, so the branch reads and bills the same as the original."""
+    original = Conversation.objects.create(user=alice, title="Cached chat")
+    Message.objects.create(conversation=original, role="user", content="Tell me about rivers")
+    Message.objects.create(
+        conversation=original,
+        role="assistant",
+        content="I can't help with that part.",
+        content_html="<p>I can't help with that part.</p>",
+        api_messages=[{"role": "assistant", "content": [{"type": "text", "text": "I can't help."}]}],
+        status=Message.Status.REFUSED,
+        stop_reason="refusal",
+        stop_details={"type": "refusal", "category": "cyber", "explanation": "Exploit code."},
+        error="",
+        model_name="claude-sonnet-5-5",
+        input_tokens=120,
+        output_tokens=14,
+        cache_read_tokens=4096,
+        cache_creation_tokens=512,
+    )
+    Message.objects.create(conversation=original, role="user", content="Then tell me about lakes")
+    Message.objects.create(
+        conversation=original,
+        role="assistant",
+        content="Lakes are still.",
+        status=Message.Status.INTERRUPTED,
+        error=Message.INTERRUPTED_ERROR,
+        stop_reason="",
+        input_tokens=300,
+        output_tokens=4,
+        cache_read_tokens=2048,
+        cache_creation_tokens=64,
+    )
+    edited = Message.objects.create(conversation=original, role="user", content="And the sea?")
+
+    alice_client.post(reverse("chat:edit", args=[original.pk, edited.pk]), {"text": "And oceans?"})
+
+    branch = Conversation.objects.get(parent=original)
+    # What a copy may not keep: its own row, conversation and the sender's resend id.
+    not_copied = {"id", "conversation", "client_id"}
+    fields = [f.attname for f in Message._meta.concrete_fields if f.name not in not_copied]
+    originals = list(original.messages.filter(pk__lt=edited.pk).values_list(*fields))
+    copies = list(branch.messages.order_by("id").values_list(*fields)[: len(originals)])
+    assert copies == originals

@@ -6,9 +6,10 @@ import uuid
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from chat import claude, flow
-from chat.models import Conversation, EndedBy, EndReason, Message
+from chat.models import Conversation, End, EndedBy, EndReason, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +38,7 @@ def test_a_pinned_chat_comes_first_and_an_archived_one_leaves_the_list(alice_cli
 
 def test_an_ended_chat_can_still_be_pinned_and_archived(alice_client, alice):
     conversation = Conversation.objects.create(user=alice, title="Ended")
-    conversation.end(by=EndedBy.USER, reason=EndReason.USER_REQUESTED)
+    conversation.end(End(EndedBy.USER, EndReason.USER_REQUESTED, "", timezone.now()))
 
     alice_client.post(reverse("chat:pin", args=[conversation.pk]), {"pinned": "1"})
     alice_client.post(reverse("chat:archive", args=[conversation.pk]), {"archived": "1"})
@@ -177,7 +178,7 @@ def test_an_ended_chat_or_another_users_chat_keeps_its_model(model_server, alice
     # Not found, whether the model asked for is offered or not: nothing about her chat leaks.
     assert intruder.post(url, {"model": "claude-haiku-5-5"}).status_code == 404
     assert intruder.post(url, {"model": "gpt-9"}).status_code == 404
-    conversation.end(by=EndedBy.USER, reason=EndReason.USER_REQUESTED)
+    conversation.end(End(EndedBy.USER, EndReason.USER_REQUESTED, "", timezone.now()))
 
     response = alice_client.post(reverse("chat:model", args=[conversation.pk]), {"model": "claude-haiku-5-5"})
 

@@ -6,9 +6,10 @@ import uuid
 import pytest
 from asgiref.sync import sync_to_async
 from django.urls import reverse
+from django.utils import timezone
 
 from chat import generation
-from chat.models import Conversation, EndedBy, EndReason, Message
+from chat.models import Conversation, End, EndedBy, EndReason, Message
 from tests.conftest import reply_finished
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,7 +77,7 @@ def test_only_the_last_finished_reply_can_be_regenerated(alice_client, conversat
 
 def test_an_ended_chat_accepts_no_regenerate_over_http(alice_client, conversation):
     reply = _send(alice_client, conversation, "How do tides work?")
-    conversation.end(by=EndedBy.USER, reason=EndReason.USER_REQUESTED)
+    conversation.end(End(EndedBy.USER, EndReason.USER_REQUESTED, "", timezone.now()))
 
     response = _regenerate(alice_client, conversation, reply)
 
@@ -92,7 +93,7 @@ async def test_an_ended_chat_accepts_no_regenerate_over_the_socket(alice, conver
     await tab.send(action="send", text="How do tides work?", client_id=str(uuid.uuid4()))
     await tab.receive_until(reply_finished)
     reply = await sync_to_async(lambda: conversation.messages.filter(role="assistant").last())()
-    await sync_to_async(conversation.end)(by=EndedBy.USER, reason=EndReason.USER_REQUESTED)
+    await sync_to_async(conversation.end)(End(EndedBy.USER, EndReason.USER_REQUESTED, "", timezone.now()))
 
     await tab.send(action="regenerate", message_id=reply.pk)
 

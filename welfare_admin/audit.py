@@ -8,6 +8,7 @@ from asgiref.sync import async_to_sync
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from chat import flow, fragments
 from chat.models import Conversation, UserRequest
 from welfare_admin.models import AuditEntry
@@ -18,7 +19,7 @@ class StaffActionError(Exception):
 
 
 def build(
-    actor,
+    actor: User,
     action: str,
     *,
     note: str = "",
@@ -37,7 +38,7 @@ def build(
     )
 
 
-def record(actor, action: str, **fields: Any) -> AuditEntry:
+def record(actor: User, action: str, **fields: Any) -> AuditEntry:
     """The one way an audit entry is written."""
     entry = build(actor, action, **fields)
     entry.save()
@@ -51,7 +52,7 @@ def _clean_note(note: str) -> str:
     return note
 
 
-def review_conversation(actor, conversation: Conversation, verdict: str, note: str) -> AuditEntry:
+def review_conversation(actor: User, conversation: Conversation, verdict: str, note: str) -> AuditEntry:
     """Mark an end reviewed: upheld (the end was right) or mistaken. The latest review is the status."""
     if verdict not in (AuditEntry.Action.UPHELD, AuditEntry.Action.MISTAKEN):
         raise StaffActionError("Choose upheld or mistaken.")
@@ -60,13 +61,14 @@ def review_conversation(actor, conversation: Conversation, verdict: str, note: s
     return record(actor, verdict, note=_clean_note(note), conversation=conversation)
 
 
-def reopen_conversation(actor, conversation: Conversation, note: str) -> AuditEntry:
+def reopen_conversation(actor: User, conversation: Conversation, note: str) -> AuditEntry:
     """Reopen a conversation ended by mistake (chat's flow clears the end and keeps it in a staff-action
     event), record it, and tell the user's open tabs once all of it is committed."""
     note = _clean_note(note)
     with transaction.atomic():
         event = flow.reopen_by_staff(actor, conversation, note)
-        if event is None:
+        previous = event.previous_end if event is not None else None
+        if event is None or previous is None:
             raise StaffActionError("This conversation is not ended, so it cannot be reopened.")
         # Open tabs get the composer back, once the reopen and its audit entry are committed.
         html = fragments.render_reopened(conversation)
@@ -76,11 +78,11 @@ def reopen_conversation(actor, conversation: Conversation, note: str) -> AuditEn
             AuditEntry.Action.REOPENED,
             note=note,
             conversation=conversation,
-            detail={"previous_end": event.detail.get("previous_end", {}), "event_id": event.pk},
+            detail={**previous.as_previous_end(), "event_id": event.pk},
         )
 
 
-def resolve_requests(actor, requests: Iterable[UserRequest], note: str) -> int:
+def resolve_requests(actor: User, requests: Iterable[UserRequest], note: str) -> int:
     """Resolve open requests with a staff note; already resolved ones are left as they are. Returns how
     many were resolved."""
     note = _clean_note(note)

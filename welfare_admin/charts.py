@@ -80,7 +80,7 @@ def _nice_ceiling(value: int) -> int:
     """1, 2, 5, 10, 20, 50... at or above value, so the axis reads in round numbers."""
     if value <= 0:
         return 1
-    magnitude = 10 ** math.floor(math.log10(value))
+    magnitude = int(10 ** math.floor(math.log10(value)))
     for step in (1, 2, 5, 10):
         if step * magnitude >= value:
             return step * magnitude

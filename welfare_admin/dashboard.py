@@ -16,7 +16,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
-from chat.models import Conversation, ConversationEvent, EndedBy, EndReason, UserRequest
+from chat.models import Conversation, ConversationEvent, End, EndedBy, EndReason, UserRequest
 from welfare_admin.models import FEEDBACK_KINDS, REVIEW_ACTIONS, AuditEntry
 from welfare_admin.transcript import DECLINE_CAUSES
 
@@ -27,13 +27,11 @@ END_SERIES = [
     ("assistant-abusive_user", "Claude: abusive or harmful user"),
     ("assistant-user_requested", "Claude: the user asked"),
     ("user", "The user (End chat)"),
-    ("staff", "Staff"),
 ]
 _SERIES_QUERY = {
     "assistant-abusive_user": "ended_by=assistant&reason=abusive_user",
     "assistant-user_requested": "ended_by=assistant&reason=user_requested",
     "user": "ended_by=user",
-    "staff": "ended_by=staff",
 }
 
 
@@ -82,63 +80,93 @@ def _per_1000(count: int, total: int) -> float:
     return round(count * 1000 / total, 2) if total else 0.0
 
 
+@dataclass(frozen=True)
+class Window:
+    """The dashboard's days: the last WINDOW_DAYS UTC days up to `today`."""
+
+    days: list[date]
+
+    @classmethod
+    def ending(cls, today: date) -> "Window":
+        first_day = today - timedelta(days=WINDOW_DAYS - 1)
+        return cls([first_day + timedelta(days=i) for i in range(WINDOW_DAYS)])
+
+    @property
+    def since(self) -> datetime:
+        return datetime.combine(self.days[0], time.min, tzinfo=UTC)
+
+    def index(self, day: date) -> int | None:
+        offset = (day - self.days[0]).days
+        return offset if 0 <= offset < len(self.days) else None
+
+
 def welfare_stats(today: date | None = None) -> Stats:
-    today = today or timezone.now().astimezone(UTC).date()
-    first_day = today - timedelta(days=WINDOW_DAYS - 1)
-    since = datetime.combine(first_day, time.min, tzinfo=UTC)
-    days = [first_day + timedelta(days=i) for i in range(WINDOW_DAYS)]
-    index = {day: i for i, day in enumerate(days)}
+    window = Window.ending(today or timezone.now().astimezone(UTC).date())
     stats = Stats(
-        first_day=first_day,
-        last_day=today,
-        days=days,
-        started=[0] * WINDOW_DAYS,
+        first_day=window.days[0],
+        last_day=window.days[-1],
+        days=window.days,
+        started=_started_per_day(window),
         ended={key: [0] * WINDOW_DAYS for key, _ in END_SERIES},
         alert_threshold_per_1000=settings.BOWOUT_END_RATE_ALERT_PER_1000,
     )
+    _count_ends(stats, window)
+    _count_guard(stats, window.since)
+    _count_requests(stats, window.since)
+    _count_reviews(stats, window.since)
+    return stats
 
-    started = (
-        Conversation.objects.filter(created_at__gte=since)
+
+def _started_per_day(window: Window) -> list[int]:
+    started = [0] * WINDOW_DAYS
+    rows = (
+        Conversation.objects.filter(created_at__gte=window.since)
         .annotate(day=Cast("created_at", DateField()))
         .values("day")
         .annotate(n=Count("*"))
         .order_by()
     )
-    for row in started:
-        if row["day"] in index:
-            stats.started[index[row["day"]]] += row["n"]
+    for row in rows:
+        if (i := window.index(row["day"])) is not None:
+            started[i] += row["n"]
+    return started
 
-    # Every end in the window: the current ones, and those staff have since reopened (chat clears the end
-    # on the conversation and keeps it in the reopen event). A reversed end still counts: it happened.
-    current_ends = (
-        Conversation.objects.filter(ended_at__gte=since)
+
+def _ends_per_day(window: Window) -> list[tuple[date, str, str, int]]:
+    """Every end in the window as (day, by, reason, count): the current ones, and those staff have since
+    reopened (chat clears the end on the conversation and keeps the End in the reopen event). A reversed
+    end still counts: it happened."""
+    current = (
+        Conversation.objects.filter(ended_at__gte=window.since)
         .annotate(day=Cast("ended_at", DateField()))
         .values("day", "ended_by", "end_reason")
         .annotate(n=Count("*"))
         .order_by()
     )
-    ends = [(row["day"], row["ended_by"], row["end_reason"], row["n"]) for row in current_ends]
-    reopened_ends = (
+    ends = [(row["day"], row["ended_by"], row["end_reason"], row["n"]) for row in current]
+    reopened = (
         ConversationEvent.objects.filter(kind=ConversationEvent.Kind.STAFF_ACTION, detail__action="reopen")
         # The date of the stored ISO timestamp, which chat writes in UTC.
         .annotate(
-            day=Substr(KT("detail__previous_end__ended_at"), 1, 10),
-            by=KT("detail__previous_end__ended_by"),
-            why=KT("detail__previous_end__end_reason"),
+            day=Substr(KT(End.previous_end_lookup("at")), 1, 10),
+            by=KT(End.previous_end_lookup("by")),
+            why=KT(End.previous_end_lookup("reason")),
         )
-        .filter(day__gte=first_day.isoformat(), day__lte=today.isoformat())
+        .filter(day__gte=window.days[0].isoformat(), day__lte=window.days[-1].isoformat())
         .values("day", "by", "why")
         .annotate(n=Count("pk"))
         .order_by()
     )
-    ends += [(date.fromisoformat(row["day"]), row["by"], row["why"], row["n"]) for row in reopened_ends]
-    totals = {key: 0 for key, _ in END_SERIES}
-    for day, ended_by, end_reason, n in ends:
-        key = end_series_key(ended_by, end_reason)
-        if day in index and key in stats.ended:
-            stats.ended[key][index[day]] += n
-            totals[key] += n
+    return ends + [(date.fromisoformat(row["day"]), row["by"], row["why"], row["n"]) for row in reopened]
 
+
+def _count_ends(stats: Stats, window: Window) -> None:
+    totals = {key: 0 for key, _ in END_SERIES}
+    for day, ended_by, end_reason, n in _ends_per_day(window):
+        key = end_series_key(ended_by, end_reason)
+        if (i := window.index(day)) is not None and key in stats.ended:
+            stats.ended[key][i] += n
+            totals[key] += n
     stats.started_total = sum(stats.started)
     stats.ends_total = sum(totals.values())
     stats.ends_by_series = [Counted(label, totals[key], key, _SERIES_QUERY[key]) for key, label in END_SERIES]
@@ -147,6 +175,9 @@ def welfare_stats(today: date | None = None) -> Stats:
     stats.all_rate_per_1000 = _per_1000(stats.ends_total, stats.started_total)
     stats.alert = stats.claude_rate_per_1000 > stats.alert_threshold_per_1000
 
+
+def _count_guard(stats: Stats, since: datetime) -> None:
+    """Declined end calls by cause, and crisis detections."""
     guard = (
         ConversationEvent.objects.filter(
             kind__in=[ConversationEvent.Kind.END_DECLINED, ConversationEvent.Kind.CRISIS_DETECTED],
@@ -169,6 +200,8 @@ def welfare_stats(today: date | None = None) -> Stats:
     ]
     stats.declined_total = sum(declined.values())
 
+
+def _count_requests(stats: Stats, since: datetime) -> None:
     open_requests = dict(
         UserRequest.objects.filter(status=UserRequest.Status.OPEN)
         .values_list("kind")
@@ -184,6 +217,8 @@ def welfare_stats(today: date | None = None) -> Stats:
         kind__in=FEEDBACK_KINDS, end_was_mistake=True, created_at__gte=since
     ).count()
 
+
+def _count_reviews(stats: Stats, since: datetime) -> None:
     # Each conversation counts once, by its latest review in the window.
     latest_review = (
         AuditEntry.objects.filter(conversation=OuterRef("conversation"), action__in=REVIEW_ACTIONS)
@@ -214,4 +249,3 @@ def welfare_stats(today: date | None = None) -> Stats:
         .select_related("conversation")
         .order_by("-created_at", "-id")[:10]
     )
-    return stats

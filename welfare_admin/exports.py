@@ -25,7 +25,7 @@ HEADER = [
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value) -> str:
+def _cell(value: object) -> str:
     if value is None:
         return ""
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)

@@ -1,10 +1,15 @@
 """Changelist filters. Those over the annotated end (`end_by`, `end_why`) also find conversations that
 staff reopened, whose end lives on in the reopen event."""
 
+from __future__ import annotations
+
 import uuid
+from typing import Any
 
 from django.contrib import admin
-from django.db.models import Exists, OuterRef
+from django.contrib.admin import ModelAdmin
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import HttpRequest
 
 from chat.models import EndedBy, EndReason, UserRequest
 from welfare_admin.models import FEEDBACK_KINDS, ReviewStatus, reopened_conversation_ids
@@ -14,10 +19,10 @@ class EndedByFilter(admin.SimpleListFilter):
     title = "ended by"
     parameter_name = "ended_by"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, str]]:
         return EndedBy.choices
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() in EndedBy.values:
             return queryset.filter(end_by=self.value())
         return queryset
@@ -27,10 +32,10 @@ class ReasonFilter(admin.SimpleListFilter):
     title = "reason"
     parameter_name = "reason"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, str]]:
         return EndReason.choices
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() in EndReason.values:
             return queryset.filter(end_why=self.value())
         return queryset
@@ -40,10 +45,10 @@ class ReviewFilter(admin.SimpleListFilter):
     title = "review status"
     parameter_name = "review"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, str]]:
         return ReviewStatus.choices
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() in ReviewStatus.values:
             return queryset.filter(review=self.value())
         return queryset
@@ -53,14 +58,14 @@ class FeedbackFilter(admin.SimpleListFilter):
     title = "feedback"
     parameter_name = "feedback"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, str]]:
         return [
             ("yes", "Feedback or appeal"),
             ("mistake", "User says the end was a mistake"),
             ("no", "None"),
         ]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "yes":
             return queryset.filter(has_feedback=True)
         if self.value() == "no":
@@ -80,10 +85,10 @@ class TurnsFilter(admin.SimpleListFilter):
     parameter_name = "turns"
     RANGES = {"1-2": (1, 2), "3-5": (3, 5), "6-10": (6, 10), "11-": (11, None)}
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, str]]:
         return [("1-2", "1–2"), ("3-5", "3–5"), ("6-10", "6–10"), ("11-", "More than 10")]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         if value is None or value not in self.RANGES:
             return queryset
@@ -96,14 +101,14 @@ class StateFilter(admin.SimpleListFilter):
     title = "state"
     parameter_name = "state"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, str]]:
         return [
             ("ended", "Ended"),
             ("reopened", "Reopened by staff"),
             ("deleted", "Deleted by the user"),
         ]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "ended":
             return queryset.filter(ended_at__isnull=False)
         if self.value() == "reopened":
@@ -119,19 +124,19 @@ class ConversationFilter(admin.SimpleListFilter):
     title = "conversation"
     parameter_name = "conversation"
 
-    def _conversation_id(self, value) -> uuid.UUID | None:
+    def _conversation_id(self, value: object) -> uuid.UUID | None:
         try:
             return uuid.UUID(str(value))
         except ValueError:
             return None
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: ModelAdmin[Any]) -> list[tuple[str, str]]:
         value = request.GET.get(self.parameter_name)
         if value and self._conversation_id(value):
             return [(value, "This conversation")]
         return []
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         conversation_id = self._conversation_id(self.value()) if self.value() else None
         if conversation_id:
             return queryset.filter(conversation_id=conversation_id)

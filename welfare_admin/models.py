@@ -2,7 +2,7 @@
 own permissions and admin without touching chat), and the immutable log of every staff action."""
 
 from datetime import UTC, datetime
-from typing import ClassVar, cast
+from typing import Any, ClassVar, cast
 
 from django.conf import settings
 from django.db import models
@@ -11,15 +11,15 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
-from chat.models import Conversation, ConversationEvent, ConversationQuerySet, Message, UserRequest
+from chat.models import Conversation, ConversationEvent, ConversationQuerySet, End, Message, UserRequest
 
 
 class ImmutableAuditEntry(Exception):
     """An audit entry is written once and never changed or deleted."""
 
 
-class AuditEntryQuerySet(models.QuerySet):
-    def delete(self):
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    def delete(self) -> tuple[int, dict[str, int]]:
         raise ImmutableAuditEntry("Audit entries cannot be deleted.")
 
     def purge(self) -> int:
@@ -75,12 +75,12 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor_email}"
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise ImmutableAuditEntry("Audit entries cannot be changed.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise ImmutableAuditEntry("Audit entries cannot be deleted.")
 
 
@@ -99,13 +99,13 @@ class ReviewStatus(models.TextChoices):
 FEEDBACK_KINDS = (UserRequest.Kind.END_FEEDBACK, UserRequest.Kind.APPEAL)
 
 
-def _latest_reopen_value(key: str) -> Subquery:
-    """A field of the end that staff reopened most recently (chat clears the end on reopen and keeps it
+def _latest_reopen_value(field: str) -> Subquery:
+    """A field of the End that staff reopened most recently (chat clears the end on reopen and keeps it
     in the staff-action event)."""
     latest = ConversationEvent.objects.filter(
         conversation=OuterRef("pk"), kind=ConversationEvent.Kind.STAFF_ACTION, detail__action="reopen"
     ).order_by("-created_at", "-id")
-    return Subquery(latest.values_list(KT(f"detail__previous_end__{key}"))[:1])
+    return Subquery(latest.values_list(KT(End.previous_end_lookup(field)))[:1])
 
 
 # "Has ended" as a range, not IS NOT NULL: SQLite then answers the list's OR (ended, or reopened) from two
@@ -113,7 +113,7 @@ def _latest_reopen_value(key: str) -> Subquery:
 EVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def reopened_conversation_ids() -> models.QuerySet:
+def reopened_conversation_ids() -> models.QuerySet[ConversationEvent, Any]:
     """Conversations staff have reopened, from the staff-action events (indexed by kind) rather than
     chat's `reopened_at` (not indexed)."""
     return ConversationEvent.objects.filter(
@@ -125,7 +125,7 @@ def ended_or_reopened() -> Q:
     return Q(ended_at__gt=EVER) | Q(pk__in=reopened_conversation_ids())
 
 
-class EndedConversationQuerySet(ConversationQuerySet):
+class EndedConversationQuerySet(ConversationQuerySet[Any]):
     def for_audit(self) -> "EndedConversationQuerySet":
         """Each row with its end (the current one, or the one staff reopened), turns, feedback and review
         status: correlated subqueries, so a page of 100 costs one query whatever the table size."""
@@ -141,33 +141,34 @@ class EndedConversationQuerySet(ConversationQuerySet):
             .order_by("-created_at", "-id")
             .values("action")[:1]
         )
-        return self.annotate(
+        audited = self.annotate(
             end_by=Coalesce(
                 NullIf("ended_by", Value("")),
-                _latest_reopen_value("ended_by"),
+                _latest_reopen_value("by"),
                 Value(""),
                 output_field=models.CharField(),
             ),
             end_why=Coalesce(
                 NullIf("end_reason", Value("")),
-                _latest_reopen_value("end_reason"),
+                _latest_reopen_value("reason"),
                 Value(""),
                 output_field=models.CharField(),
             ),
             end_note=Coalesce(
                 NullIf("end_summary", Value("")),
-                _latest_reopen_value("end_summary"),
+                _latest_reopen_value("summary"),
                 Value(""),
                 output_field=models.TextField(),
             ),
             # ISO text, needed only for reopened rows (whose ended_at is cleared).
-            previous_ended_at=Case(When(ended_at__isnull=True, then=_latest_reopen_value("ended_at"))),
+            previous_ended_at=Case(When(ended_at__isnull=True, then=_latest_reopen_value("at"))),
             turns=Coalesce(Subquery(user_turns), 0),
             has_feedback=Exists(
                 UserRequest.objects.filter(conversation=OuterRef("pk"), kind__in=FEEDBACK_KINDS)
             ),
             review=Coalesce(Subquery(latest_review), Value(ReviewStatus.UNREVIEWED.value)),
         )
+        return cast(EndedConversationQuerySet, audited)
 
     def auditable(self) -> "EndedConversationQuerySet":
         """What an auditor may open: ended or reopened conversations, and any other one a user asked
@@ -179,7 +180,7 @@ class EndedConversationQuerySet(ConversationQuerySet):
 _AuditManager = models.Manager.from_queryset(EndedConversationQuerySet)
 
 
-class EndedConversationManager(_AuditManager):
+class EndedConversationManager(_AuditManager["EndedConversation"]):
     def get_queryset(self) -> EndedConversationQuerySet:
         # Reopened conversations stay on the list: the end happened, and its review is part of the audit.
         return cast(EndedConversationQuerySet, super().get_queryset().filter(ended_or_reopened()))
@@ -193,13 +194,18 @@ class EndedConversation(Conversation):
     all_conversations = _AuditManager()
 
     # Annotated by EndedConversationQuerySet.for_audit(): the list, the transcript and the exports read them.
-    previous_ended_at: str | None  # ISO 8601, from the reopen event's JSON
+    previous_ended_at: str | None  # ISO 8601, from the reopen event's JSON: read `previous_end_at`
     end_by: str
     end_why: str
     end_note: str
     turns: int
     review: str
     has_feedback: bool
+
+    @property
+    def previous_end_at(self) -> datetime | None:
+        """When the end staff reopened happened (a reopened row's own `ended_at` is cleared)."""
+        return datetime.fromisoformat(self.previous_ended_at) if self.previous_ended_at else None
 
     class Meta:
         proxy = True

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from chat.models import Conversation, ConversationEvent, EndedBy, EndReason, Message, UserRequest
+from chat.models import Conversation, ConversationEvent, End, EndedBy, EndReason, Message, UserRequest
 from welfare_admin.models import AuditEntry
 
 # Longer messages fold into <details>, so a transcript stays scannable.
@@ -60,16 +60,15 @@ def _label(choices: type, value: str) -> str:
         return value or "—"
 
 
-def _end_facts(end: dict[str, Any]) -> list[Fact]:
+def _end_facts(end: End) -> list[Fact]:
     facts = []
-    if end.get("ended_by"):
-        facts.append(Fact("Ended by", _label(EndedBy, end["ended_by"])))
-    if end.get("end_reason"):
-        facts.append(Fact("Reason", _label(EndReason, end["end_reason"])))
-    if end.get("end_summary"):
-        facts.append(Fact("Summary", end["end_summary"]))
-    if end.get("ended_at"):
-        facts.append(Fact("Ended at", end["ended_at"]))
+    if end.by:
+        facts.append(Fact("Ended by", _label(EndedBy, end.by)))
+    if end.reason:
+        facts.append(Fact("Reason", _label(EndReason, end.reason)))
+    if end.summary:
+        facts.append(Fact("Summary", end.summary))
+    facts.append(Fact("Ended at", end.at.isoformat()))
     return facts
 
 
@@ -102,10 +101,8 @@ def _event_item(event: ConversationEvent) -> Item:
         facts.append(Fact("Action", str(detail["action"])))
     if detail.get("note"):
         facts.append(Fact("Note", str(detail["note"])))
-    if isinstance(detail.get("previous_end"), dict):
-        facts += [
-            Fact(f"Previous end: {f.label.lower()}", f.value) for f in _end_facts(detail["previous_end"])
-        ]
+    if (previous := event.previous_end) is not None:
+        facts += [Fact(f"Previous end: {f.label.lower()}", f.value) for f in _end_facts(previous)]
     if event.actor_id:
         facts.append(Fact("By", event.actor.email if event.actor else "a deleted account"))
     return Item("event", event.created_at, event.get_kind_display(), tone=tone, facts=facts, order=1)

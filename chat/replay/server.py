@@ -35,7 +35,8 @@ class RunningReplay:
 
     def requests(self, scenario: str) -> list[dict[str, Any]]:
         """The request bodies the scenario received since its last reset, oldest first."""
-        return self._call("GET", f"/{scenario}/_requests")
+        bodies: list[dict[str, Any]] = self._call("GET", f"/{scenario}/_requests")
+        return bodies
 
     def stop(self) -> None:
         self.server.should_exit = True

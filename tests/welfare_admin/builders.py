@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from chat.models import Conversation, ConversationEvent, EndedBy, EndReason, Message, UserRequest
+from chat.models import Conversation, ConversationEvent, End, EndedBy, EndReason, Message, UserRequest
 from welfare_admin import audit
 from welfare_admin.models import AuditEntry
 
@@ -37,20 +37,18 @@ def end(c: Conversation, *, by: str = EndedBy.ASSISTANT, reason: str = EndReason
     summary = summary or (ABUSE_SUMMARY if by == EndedBy.ASSISTANT else "")
     last = c.messages.order_by("id").last()
     if by == EndedBy.ASSISTANT:
-        detail = {"reason": reason, "summary": summary, "input": {"reason": reason, "summary": summary}}
-        for kind in (ConversationEvent.Kind.END_CONFIRM_REQUESTED, ConversationEvent.Kind.END_HONOURED):
-            ConversationEvent.objects.create(
-                conversation=c, message=last, kind=kind, detail=detail, created_at=at
-            )
-    elif by == EndedBy.USER:
+        # Claude's end as the reply task leaves it: asked to confirm, then ended by the confirming call.
+        tool_input = {"reason": reason, "summary": summary}
         ConversationEvent.objects.create(
             conversation=c,
-            kind=ConversationEvent.Kind.USER_END,
-            actor=c.user,
-            detail={"note": summary},
+            message=last,
+            kind=ConversationEvent.Kind.END_CONFIRM_REQUESTED,
+            detail={**tool_input, "input": tool_input},
             created_at=at,
         )
-    c.end(by=by, reason=reason, summary=summary, at=at)
+        c.end(End(by, reason, summary, at), message=last, detail={"input": tool_input})
+    else:
+        c.end(End(by, reason, summary, at), actor=c.user)
     return c
 
 

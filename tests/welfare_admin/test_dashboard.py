@@ -73,7 +73,6 @@ def test_it_counts_starts_ends_declines_requests_and_reviews(auditor_client, kno
         "assistant-abusive_user": 2,
         "assistant-user_requested": 1,
         "user": 2,
-        "staff": 0,
     }
     assert stats.ends_total == 5 and stats.claude_ends == 3
     assert sum(stats.started) == 20 and sum(sum(day) for day in stats.ended.values()) == 5

@@ -1,5 +1,7 @@
+from typing import Any
+
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from accounts.retention import expired_accounts
 from welfare_admin.retention import purge_expired
@@ -11,12 +13,12 @@ class Command(BaseCommand):
         "(their conversations, requests, events and staff reviews). Run it daily, e.g. from cron."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--dry-run", action="store_true", help="Say how many accounts are due; remove nothing."
         )
 
-    def handle(self, *args, dry_run: bool = False, **options) -> None:
+    def handle(self, *args: Any, dry_run: bool = False, **options: Any) -> None:
         days = settings.BOWOUT_AUDIT_RETENTION_DAYS
         if dry_run:
             due = expired_accounts().count()

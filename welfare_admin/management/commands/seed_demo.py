@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -22,7 +24,9 @@ class Command(BaseCommand):
             "--force", action="store_true", help="Run even with DJANGO_DEBUG off (it writes fake data)."
         )
 
-    def handle(self, *args, conversations: int, users: int, seed: int | None, force: bool, **options) -> None:
+    def handle(
+        self, *args: Any, conversations: int, users: int, seed: int | None, force: bool, **options: Any
+    ) -> None:
         if conversations < 0 or users < 1:
             raise CommandError("--conversations must be 0 or more and --users at least 1.")
         # Demo data in a production database would pollute the audit; make that a deliberate choice.
