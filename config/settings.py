@@ -88,11 +88,22 @@ TEMPLATES = [
 # SQLite by default (WAL, IMMEDIATE transactions, a busy timeout) so that async workers writing at
 # once queue up instead of failing with "database is locked"; PostgreSQL when DATABASE_URL says so.
 DATABASE_URL = env_str("DATABASE_URL", "")
+# Connections each worker process keeps open to PostgreSQL at most (psycopg's pool, below). A deployment
+# holds workers x BOWOUT_DB_POOL_SIZE connections at most: keep that under PostgreSQL's max_connections.
+BOWOUT_DB_POOL_SIZE = env_int("BOWOUT_DB_POOL_SIZE", 10, minimum=1)
+# How long a request waits for a free pooled connection before it fails (seconds).
+BOWOUT_DB_POOL_TIMEOUT = env_float("BOWOUT_DB_POOL_TIMEOUT", 10.0, minimum=0.1)
 if DATABASE_URL:
-    # Persistent connections: every database_sync_to_async call runs on one thread per process, and a
-    # new backend per call cost more than the query. Channels closes them only when obsolete (see
-    # channels/db.py: close_old_connections honours CONN_MAX_AGE); health checks replace dead ones.
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+    # A pool per process (Django's `pool` option, psycopg_pool): under ASGI each sync call may run on
+    # another thread, and persistent connections (CONN_MAX_AGE > 0) left one connection per thread that
+    # nobody reused (two workers reached 98 of 100). With the pool, CONN_MAX_AGE must be 0: closing a
+    # connection hands it back to the pool, and the pool never opens more than max_size.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, BOWOUT_DB_POOL_SIZE),
+        "max_size": BOWOUT_DB_POOL_SIZE,
+        "timeout": BOWOUT_DB_POOL_TIMEOUT,
+    }
 else:
     DATABASES = {
         "default": {
