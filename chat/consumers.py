@@ -2,11 +2,11 @@ import json
 import logging
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import close_codes, flow, fragments, generation, live, liveness, quotas, sessions
+from chat.database import in_database
 from chat.models import Message
 
 logger = logging.getLogger("bowout.chat")
@@ -37,7 +37,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.close(code=close_codes.SIGNED_OUT)
             return
         try:
-            conversation = await database_sync_to_async(flow.get_conversation)(
+            conversation = await in_database(flow.get_conversation)(
                 user, self.scope["url_route"]["kwargs"]["conversation_id"]
             )
         except flow.ConversationNotFound:
@@ -53,7 +53,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self._join_user_sockets()
         # The page says which state it shows (?v=); a tab that is up to date is left alone.
         shown = parse_qs(self.scope.get("query_string", b"").decode()).get("v", [""])[0]
-        snapshot, streaming = await database_sync_to_async(self._snapshot_and_streaming)(shown)
+        snapshot, streaming = await in_database(self._snapshot_and_streaming)(shown)
         if snapshot:
             await self.send(text_data=snapshot)
         if streaming:
@@ -78,7 +78,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message: dict) -> None:
         # Channels runs close_old_connections on the database thread before every event: a thread hop
         # per stream frame per tab. Layer events carry finished text and touch no database, so they
-        # skip it (the ORM calls elsewhere go through database_sync_to_async, which does its own).
+        # skip it (the ORM calls elsewhere go through in_database, which does its own).
         if message.get("type") == "chat.frame":
             await self.send(text_data=message["frame"])
         elif message.get("type") == "chat.html":
@@ -91,17 +91,17 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
         if hasattr(self, "user"):
             await self.channel_layer.group_discard(sessions.user_group(self.user.pk), self.channel_name)
-            await database_sync_to_async(quotas.unregister_socket)(self.user.pk, self.channel_name)
+            await in_database(quotas.unregister_socket)(self.user.pk, self.channel_name)
 
     async def _join_user_sockets(self) -> None:
         """Listen for this user's logouts, and count this socket; over the limit the oldest ones close."""
         await self.channel_layer.group_add(sessions.user_group(self.user.pk), self.channel_name)
-        evicted = await database_sync_to_async(quotas.register_socket)(self.user.pk, self.channel_name)
+        evicted = await in_database(quotas.register_socket)(self.user.pk, self.channel_name)
         for channel_name in evicted:
             await self.channel_layer.send(channel_name, {"type": "socket.evicted"})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if not await database_sync_to_async(self._session_is_valid)():
+        if not await in_database(self._session_is_valid)():
             await self._close_logged_out()
             return
         data = self._parse(text_data)
@@ -157,7 +157,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         session = self.scope.get("session")
         if event.get("ended_session") and session and session.session_key == event["ended_session"]:
             await self._close_logged_out()
-        elif not await database_sync_to_async(self._session_is_valid)():
+        elif not await in_database(self._session_is_valid)():
             await self._close_logged_out()
 
     async def socket_evicted(self, event: dict) -> None:
@@ -165,19 +165,19 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self.close(code=close_codes.FORBIDDEN)
 
     async def send_message(self, data: dict) -> None:
-        posted = await database_sync_to_async(flow.post_user_message)(
+        posted = await in_database(flow.post_user_message)(
             self.user, self.conversation_id, data.get("text"), data.get("client_id")
         )
         if not posted.created:
             # A resend after a reconnect: nothing new, but make sure this tab shows what exists.
-            await self.send(text_data=await database_sync_to_async(self._snapshot)())
+            await self.send(text_data=await in_database(self._snapshot)())
             return
         await fragments.publish(self.conversation_id, fragments.render_posted(posted))
         if posted.reply is not None:  # always, for a new send
             generation.start_generation(posted.reply)
 
     async def stop_reply(self, data: dict) -> None:
-        reply = await database_sync_to_async(flow.request_stop)(self.user, self.conversation_id)
+        reply = await in_database(flow.request_stop)(self.user, self.conversation_id)
         if reply is not None:
             await generation.stop_generation(self.conversation_id, reply.pk)
 
@@ -186,9 +186,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await live.ask_writer_for_text(self.conversation_id, self.channel_name)
 
     async def retry_reply(self, data: dict) -> None:
-        reply = await database_sync_to_async(flow.retry_reply)(
-            self.user, self.conversation_id, data.get("message_id")
-        )
+        reply = await in_database(flow.retry_reply)(self.user, self.conversation_id, data.get("message_id"))
         await fragments.publish(self.conversation_id, fragments.render_appended(reply))
         generation.start_generation(reply)
 

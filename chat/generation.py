@@ -11,12 +11,12 @@ import uuid
 
 import anthropic
 import httpx2
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from chat import claude, flow, fragments, history, live, liveness, turns, welfare
+from chat.database import in_database
 from chat.markdown import render_markdown
 from chat.models import ConversationEvent, Message
 from chat.turns import TurnProgress
@@ -174,7 +174,7 @@ async def generate_reply(reply_id: int) -> Message | None:
         # A last net under the one above (say, the database failing while the reply is finished): the
         # reply must not be left "writing", refusing every later message of the chat.
         logger.exception("Reply %s could not be finished", reply_id)
-        await database_sync_to_async(_mark_failed)(reply_id)
+        await in_database(_mark_failed)(reply_id)
         return None
 
 
@@ -185,7 +185,7 @@ def _mark_failed(reply_id: int) -> None:
 
 
 async def _generate(reply_id: int) -> Message:
-    reply, messages = await database_sync_to_async(_load_for_generation)(reply_id)
+    reply, messages = await in_database(_load_for_generation)(reply_id)
     if reply.status != Message.Status.STREAMING:
         return reply  # stopped, or the conversation ended, before it began
     conversation_id = reply.conversation_id
@@ -213,15 +213,15 @@ async def _generate(reply_id: int) -> Message:
         if checkpoint is None and now - last_checkpoint >= checkpoint_every:
             # Saved on a schedule, not per flush, and without holding up the stream: writes per reply
             # grow with its duration, not its tokens; a crash loses at most `checkpoint_every` seconds.
-            # The final save goes through the same database thread after this one, and only moves a
-            # reply that is still streaming, so a late checkpoint cannot overwrite it.
+            # A checkpoint only moves a reply that is still streaming, and the final save waits for the
+            # one in flight, so a late checkpoint cannot overwrite the finished reply.
             last_checkpoint = now
-            checkpoint = asyncio.ensure_future(database_sync_to_async(_save_progress)(reply_id, text))
+            checkpoint = asyncio.ensure_future(in_database(_save_progress)(reply_id, text))
             checkpoint.add_done_callback(_log_failed_checkpoint)
         return True
 
     async def on_decision(decision: welfare.Decision, tool_input: dict) -> None:
-        await database_sync_to_async(_record_decision)(reply_id, conversation_id, decision, tool_input)
+        await in_database(_record_decision)(reply_id, conversation_id, decision, tool_input)
 
     status: str = Message.Status.COMPLETE
     error = ""
@@ -251,6 +251,8 @@ async def _generate(reply_id: int) -> Message:
         progress.keep_partial_round()
         status = Message.Status.INTERRUPTED if progress.text else Message.Status.FAILED
         error = claude.describe_error(exc)
+    if checkpoint is not None:
+        await asyncio.wait([checkpoint])  # its failure is logged by its callback
     return await _finish_and_publish(reply_id, progress, status, error)
 
 
@@ -267,9 +269,9 @@ def outcome_of(progress: TurnProgress) -> tuple[str, str]:
 
 
 async def _finish_and_publish(reply_id: int, progress: TurnProgress, status: str, error: str) -> Message:
-    reply = await database_sync_to_async(_finish)(reply_id, progress, status, error)
+    reply = await in_database(_finish)(reply_id, progress, status, error)
     if reply.conversation.is_ended:
-        html = await database_sync_to_async(fragments.render_snapshot)(reply.conversation)
+        html = await in_database(fragments.render_snapshot)(reply.conversation)
     else:
         html = fragments.render_message(reply, oob="true") + fragments.render_controls(
             reply.conversation, streaming=False

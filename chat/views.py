@@ -3,6 +3,7 @@ from uuid import UUID, uuid4
 from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -10,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from chat import close_codes, flow, fragments, generation, liveness, quotas
-from chat.models import Conversation
+from chat.models import Conversation, Message
 
 TEMPLATE = "chat/conversation.html"
 
@@ -68,13 +69,26 @@ def render_conversation(
     status: int = 200,
 ) -> HttpResponse:
     liveness.interrupt_orphaned_replies(conversation)
-    # Not "messages": that name belongs to Django's flash messages, which base.html shows.
-    chat_messages = fragments.messages_for_display(conversation, request.user)
+    before = _before(request)
+    page = fragments.messages_for_display(conversation, request.user, before=before)
+    if before is not None and request.htmx:
+        # "Load earlier messages": the older ones (and the control for those before them) in its place.
+        context = {
+            "conversation": conversation,
+            "chat_messages": page.messages,
+            "earlier_before": page.earlier,
+        }
+        return render(request, f"{TEMPLATE}#earlier", context)
     context = {
         "conversation": conversation,
         "conversations": _sidebar(request.user),
-        "chat_messages": chat_messages,
-        "streaming": any(m.is_streaming for m in chat_messages),
+        # Not "messages": that name belongs to Django's flash messages, which base.html shows.
+        "chat_messages": page.messages,
+        "earlier_before": page.earlier,
+        # An earlier page (without JavaScript) does not hold the streaming reply: the chat itself says.
+        "streaming": conversation.messages.filter(status=Message.Status.STREAMING).exists()
+        if before is not None
+        else any(m.is_streaming for m in page.messages),
         "support": fragments.shows_support(conversation),
         "state_token": fragments.state_token(conversation),
         "error": error,
@@ -83,6 +97,16 @@ def render_conversation(
         "new_client_id": uuid4(),
     }
     return render(request, TEMPLATE, context, status=status)
+
+
+def _before(request: HtmxHttpRequest) -> int | None:
+    """`?before=<message id>`: the page of messages before that one ("Load earlier messages")."""
+    value = request.GET.get("before")
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise BadRequest("'before' must be the number of a message.")
+    return int(value)
 
 
 @login_required

@@ -125,10 +125,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Channels ---------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
-    # The pub/sub layer: fan-out to every worker without the default layer's silent drops at capacity.
+    # The pub/sub layer: fan-out to every worker without the default layer's silent drops at capacity;
+    # a worker's publishes go out together (chat/layers.py).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "chat.layers.BatchedRedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
