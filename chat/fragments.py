@@ -31,22 +31,17 @@ class Posted(Protocol):
     support: bool
 
 
-# A page shows the latest messages of a chat; "Load earlier messages" brings the ones before, as many
-# again each time. A long chat's page then costs what a short one's does (the 1,000-message page took
-# 155 ms median to render in full, all in the template engine).
-PAGE_MESSAGES = 50
-
-
 @dataclass(frozen=True)
 class MessagePage:
     messages: list[Message]  # in order, each with the viewer's own rating
     earlier: int | None  # when older messages exist: the id they come before (the next `before`)
 
 
-def messages_for_display(
-    conversation: Conversation, user, *, before: int | None = None, limit: int = PAGE_MESSAGES
-) -> MessagePage:
-    """The latest `limit` messages (those before message `before`, when given), in two queries."""
+def messages_for_display(conversation: Conversation, user, *, before: int | None = None) -> MessagePage:
+    """The latest BOWOUT_PAGE_MESSAGES messages (those before message `before`, when given), in two
+    queries. "Load earlier messages" brings as many again: a long chat's page costs what a short one's
+    does (the 1,000-message page took 155 ms median to render whole, all in the template engine)."""
+    limit = settings.BOWOUT_PAGE_MESSAGES
     shown = conversation.messages.order_by("-id")
     if before is not None:
         shown = shown.filter(id__lt=before)

@@ -287,6 +287,8 @@ BOWOUT_MAX_MESSAGE_CHARS = env_int("BOWOUT_MAX_MESSAGE_CHARS", 20_000, minimum=1
 BOWOUT_STREAM_FLUSH_SECONDS = env_float("BOWOUT_STREAM_FLUSH_SECONDS", 0.05)
 # How often a streaming reply's text is saved (and at its end): what a crashed worker may lose.
 BOWOUT_CHECKPOINT_SECONDS = env_float("BOWOUT_CHECKPOINT_SECONDS", 1.0)
+# Messages a chat's page shows at first; "Load earlier messages" brings as many again each time.
+BOWOUT_PAGE_MESSAGES = env_int("BOWOUT_PAGE_MESSAGES", 50, minimum=1)
 
 # --- Quotas per user (chat/quotas.py), counted in the shared cache ----------------------------------
 # Messages sent, retried or edited (each is a model call) per minute.
