@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "chat.logfields.RequestIdMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -248,12 +249,25 @@ if DEBUG:
 else:
     CONTENT_SECURITY_POLICY = _CSP
 
+# One line per record with the fields an operator follows a reply or a request by (chat/logfields.py);
+# Django's own errors (a 500's traceback) go to the same stream in production too: Django's default sends
+# them only to the console while debugging, and otherwise to ADMINS by mail, which is not set up.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"fields": {"()": "chat.logfields.ContextFilter"}},
+    "formatters": {
+        "fields": {
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s [user=%(user_id)s "
+            "conversation=%(conversation_id)s reply=%(reply_id)s request=%(request_id)s]"
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["fields"], "formatter": "fields"},
+    },
     "loggers": {
         "bowout": {"handlers": ["console"], "level": env_str("BOWOUT_LOG_LEVEL", "INFO")},
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
 
@@ -296,6 +310,10 @@ BOWOUT_CONCURRENT_REPLIES = env_int("BOWOUT_CONCURRENT_REPLIES", 3, minimum=1)
 BOWOUT_NEW_CHATS_PER_HOUR = env_int("BOWOUT_NEW_CHATS_PER_HOUR", 30, minimum=1)
 # Model tokens (input + output of saved replies) per UTC day.
 BOWOUT_TOKENS_PER_DAY = env_int("BOWOUT_TOKENS_PER_DAY", 1_000_000, minimum=1)
+# How often an open socket re-reads its session from the session store (deleted, expired, password set).
+BOWOUT_SESSION_RECHECK_SECONDS = env_float("BOWOUT_SESSION_RECHECK_SECONDS", 30.0, minimum=0.05)
+# Ratings, end feedback and appeals per minute (each is a row staff read).
+BOWOUT_FEEDBACK_PER_MINUTE = env_int("BOWOUT_FEEDBACK_PER_MINUTE", 20, minimum=1)
 # Open sockets (tabs) per user; opening one more closes the oldest.
 BOWOUT_OPEN_SOCKETS = env_int("BOWOUT_OPEN_SOCKETS", 10, minimum=1)
 
