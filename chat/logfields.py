@@ -6,12 +6,15 @@ record, where the formatter in settings.LOGGING prints them."""
 import contextvars
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 from django.http import HttpRequest, HttpResponse
 
 FIELDS = ("user_id", "conversation_id", "reply_id", "request_id")
-_current: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("bowout_log_fields", default={})
+_current: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "bowout_log_fields", default=MappingProxyType({})
+)
 
 
 def bind(**fields: object) -> None:
