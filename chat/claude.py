@@ -106,6 +106,13 @@ class ThinkingText:
 
 
 @dataclass(frozen=True)
+class Started:
+    """The round's message_start: its usage already counts the input the model was asked to process."""
+
+    usage: Any
+
+
+@dataclass(frozen=True)
 class Finished:
     message: ApiMessage
 
@@ -137,7 +144,7 @@ def request_options() -> dict[str, Any]:
 
 async def stream_reply(
     messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None
-) -> AsyncIterator[TextDelta | ThinkingText | Finished]:
+) -> AsyncIterator[Started | TextDelta | ThinkingText | Finished]:
     """Stream one model round: text (and visible thinking) as it arrives, then the final message.
 
     The final message's `stop_reason` is None when the server ended the stream without saying why (Ollama
@@ -153,7 +160,9 @@ async def stream_reply(
         **options,
     ) as stream:
         async for event in stream:
-            if event.type == "text" and event.text:
+            if event.type == "message_start":
+                yield Started(event.message.usage)
+            elif event.type == "text" and event.text:
                 yield TextDelta(event.text)
             elif event.type == "content_block_stop" and event.content_block.type == "thinking":
                 # Whole blocks, not deltas: whether it is signed is known only once the block is done.

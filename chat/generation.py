@@ -8,6 +8,7 @@ import contextlib
 import contextvars
 import logging
 import uuid
+from typing import Any
 
 import anthropic
 import httpx2
@@ -15,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chat import claude, flow, fragments, history, live, liveness, turns, welfare
+from chat import claude, flow, fragments, history, live, liveness, logfields, turns, welfare
 from chat.database import in_database
 from chat.markdown import render_markdown
 from chat.models import ConversationEvent, Message
@@ -29,11 +30,46 @@ _running: dict[int, asyncio.Task] = {}
 _live: dict[int, live.LiveReply] = {}
 
 
+# --- Starting a reply: the one way in for the socket and the HTTP views --------------------------------
+
+
+async def send_message(user, conversation_id: Any, text: Any, client_id: Any = None) -> flow.Posted:
+    """Post the user's message and start its reply, written by this process and heartbeated like every
+    other (chat/liveness.py). A repeated client id starts nothing: it returns what the first send made."""
+    posted = await in_database(flow.post_user_message)(user, conversation_id, text, client_id)
+    if posted.created and posted.reply is not None:  # a new send always comes with its reply
+        await fragments.publish(posted.conversation, fragments.render_posted(posted))
+        start_generation(posted.reply)
+    return posted
+
+
+async def retry_reply(user, conversation_id: Any, message_id: Any) -> Message:
+    """A new reply to the last user message, started like any other."""
+    reply = await in_database(flow.retry_reply)(user, conversation_id, message_id)
+    await fragments.publish(reply.conversation_id, fragments.render_appended(reply))
+    start_generation(reply)
+    return reply
+
+
+async def edit_message(user, conversation_id: Any, message_id: Any, text: Any) -> flow.Posted:
+    """Edit an earlier message: a new branch with the history up to it, and its reply started."""
+    posted = await in_database(flow.branch_from_message)(user, conversation_id, message_id, text)
+    assert posted.reply is not None, "a branch always starts with a reply"
+    start_generation(posted.reply)
+    return posted
+
+
 def start_generation(reply: Message) -> asyncio.Task:
     # A fresh context: a task started by a view would otherwise inherit the request's thread-sensitive
     # executor, which is shut down when the response is sent, and its database calls would then fail.
+    fields = {
+        "user_id": reply.conversation.user_id,
+        "conversation_id": reply.conversation_id,
+        "reply_id": reply.pk,
+        "request_id": logfields.current("request_id") or None,
+    }
     task = asyncio.create_task(
-        _generate_as_writer(reply.pk, reply.conversation_id),
+        _generate_as_writer(reply.pk, reply.conversation_id, fields),
         name=f"reply-{reply.pk}",
         context=contextvars.Context(),
     )
@@ -43,9 +79,10 @@ def start_generation(reply: Message) -> asyncio.Task:
     return task
 
 
-async def _generate_as_writer(reply_id: int, conversation_id: uuid.UUID) -> Message | None:
+async def _generate_as_writer(reply_id: int, conversation_id: uuid.UUID, fields: dict) -> Message | None:
     """The reply, with a writer channel open while it streams, so Stop and tabs that need its whole
-    text reach this process from any worker."""
+    text reach this process from any worker. Every log line of it carries `fields`."""
+    logfields.bind(**fields)
     async with live.LiveReply(reply_id, conversation_id, lambda: cancel_local_generation(reply_id)) as writer:
         _live[reply_id] = writer
         try:
@@ -111,11 +148,17 @@ def _log_failed_checkpoint(checkpoint: asyncio.Future) -> None:
         logger.warning("Checkpoint failed: %r", checkpoint.exception())
 
 
-def _save_progress(reply_id: int, text: str) -> bool:
-    """Save the text so far; False when the reply is no longer streaming (Stop or an end, anywhere)."""
+def _save_progress(reply_id: int, text: str, charged: turns.Usage) -> bool:
+    """Save the text so far and the tokens charged so far (the day's quota counts them while the reply
+    streams, and after a crash); False when the reply is no longer streaming (Stop or an end, anywhere)."""
     return bool(
         Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING).update(
-            content=text, updated_at=timezone.now()
+            content=text,
+            input_tokens=charged.input,
+            output_tokens=charged.output,
+            cache_read_tokens=charged.cache_read,
+            cache_creation_tokens=charged.cache_creation,
+            updated_at=timezone.now(),
         )
     )
 
@@ -170,6 +213,10 @@ async def generate_reply(reply_id: int) -> Message | None:
         return await _generate(reply_id)
     except asyncio.CancelledError:
         raise
+    except Message.DoesNotExist:
+        # Its chat, or the whole account, was deleted while it was written: nothing is left to finish.
+        logger.info("Reply %s was deleted while it was written", reply_id)
+        return None
     except Exception:
         # A last net under the one above (say, the database failing while the reply is finished): the
         # reply must not be left "writing", refusing every later message of the chat.
@@ -216,7 +263,9 @@ async def _generate(reply_id: int) -> Message:
             # A checkpoint only moves a reply that is still streaming, and the final save waits for the
             # one in flight, so a late checkpoint cannot overwrite the finished reply.
             last_checkpoint = now
-            checkpoint = asyncio.ensure_future(in_database(_save_progress)(reply_id, text))
+            checkpoint = asyncio.ensure_future(
+                in_database(_save_progress)(reply_id, text, progress.charged())
+            )
             checkpoint.add_done_callback(_log_failed_checkpoint)
         return True
 
@@ -248,6 +297,8 @@ async def _generate(reply_id: int) -> Message:
             logger.warning("Reply %s failed: %r", reply_id, exc)
         else:
             logger.exception("Reply %s failed on an unexpected error", reply_id)
+        if isinstance(exc, anthropic.APIStatusError) and exc.status_code != 200:
+            progress.round_charge = None  # refused before its stream began: the model processed nothing
         progress.keep_partial_round()
         status = Message.Status.INTERRUPTED if progress.text else Message.Status.FAILED
         error = claude.describe_error(exc)

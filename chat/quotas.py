@@ -10,11 +10,14 @@ refusal into an HTTP 429 or a socket error, before anything is saved or any mode
 """
 
 import datetime as dt
+import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db.models import F, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -75,6 +78,19 @@ def spend_model_call(user) -> Refusal | None:
         return Refusal(
             f"You have sent {limit} messages in a minute, the most allowed. "
             f"You can send again {when(reset)}. Your text is kept.",
+            reset,
+        )
+    return None
+
+
+def spend_feedback(user) -> Refusal | None:
+    """One more rating, feedback or appeal this minute: each writes a row staff read."""
+    limit = settings.BOWOUT_FEEDBACK_PER_MINUTE
+    count, reset = _spend("feedback", user.pk, MINUTE)
+    if count > limit:
+        return Refusal(
+            f"You have sent {limit} ratings or feedback notes in a minute, the most allowed. "
+            f"You can send more {when(reset)}.",
             reset,
         )
     return None
@@ -155,18 +171,58 @@ def _sockets_key(user_id: int) -> str:
     return f"quota:sockets:{user_id}"
 
 
+# On Redis the registry is a sorted set (score: when the socket opened) changed by one script per call, so
+# workers registering at once cannot lose each other's sockets. The database cache serves one process
+# only (several workers need Redis for the channel layer anyway), where a lock makes each change whole.
+_REGISTER = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
+if over > 0 then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, over - 1)
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
+  return oldest
+end
+return {}
+"""
+_local_lock = threading.Lock()
+
+
+def _redis_client(key: str) -> tuple[Any, str] | None:
+    """The Redis connection behind the shared cache and the key as stored there, or None off Redis."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    full_key = backend.make_and_validate_key(key)
+    return backend._cache.get_client(full_key, write=True), full_key
+
+
 def register_socket(user_id: int, channel_name: str) -> list[str]:
     """Record an open socket; returns the channel names that must now be closed (the oldest ones)."""
     key = _sockets_key(user_id)
-    open_ = [name for name in cache.get(key, []) if name != channel_name] + [channel_name]
-    overflow = len(open_) - settings.BOWOUT_OPEN_SOCKETS
-    evicted, kept = (open_[:overflow], open_[overflow:]) if overflow > 0 else ([], open_)
-    cache.set(key, kept, timeout=SOCKETS_TTL)
+    redis = _redis_client(key)
+    if redis is not None:
+        client, full_key = redis
+        evicted = client.eval(
+            _REGISTER, 1, full_key, time.time(), channel_name, settings.BOWOUT_OPEN_SOCKETS, SOCKETS_TTL
+        )
+        return [name.decode() if isinstance(name, bytes) else name for name in evicted]
+    with _local_lock:
+        open_ = [name for name in cache.get(key, []) if name != channel_name] + [channel_name]
+        overflow = len(open_) - settings.BOWOUT_OPEN_SOCKETS
+        evicted, kept = (open_[:overflow], open_[overflow:]) if overflow > 0 else ([], open_)
+        cache.set(key, kept, timeout=SOCKETS_TTL)
     return evicted
 
 
 def unregister_socket(user_id: int, channel_name: str) -> None:
     key = _sockets_key(user_id)
-    open_ = cache.get(key, [])
-    if channel_name in open_:
-        cache.set(key, [name for name in open_ if name != channel_name], timeout=SOCKETS_TTL)
+    redis = _redis_client(key)
+    if redis is not None:
+        client, full_key = redis
+        client.zrem(full_key, channel_name)
+        return
+    with _local_lock:
+        open_ = cache.get(key, [])
+        if channel_name in open_:
+            cache.set(key, [name for name in open_ if name != channel_name], timeout=SOCKETS_TTL)

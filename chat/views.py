@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from chat import close_codes, flow, fragments, generation, liveness, quotas
+from chat import close_codes, flow, fragments, generation, liveness
 from chat.models import Conversation, Message
 
 TEMPLATE = "chat/conversation.html"
@@ -49,14 +49,11 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def new_conversation(request: HtmxHttpRequest) -> HttpResponse:
-    # Pressing "New chat" twice should not leave a trail of empty chats behind.
-    latest = Conversation.objects.for_user(request.user).recent_first().first()
-    if latest is not None and not latest.messages.exists() and not latest.is_ended:
-        return _go(request, reverse("chat:conversation", args=[latest.pk]))
-    if (refusal := quotas.spend_new_chat(request.user)) is not None:
+    try:
+        conversation = flow.new_conversation(request.user)
+    except flow.QuotaExceeded as refusal:
         flash.error(request, refusal.message)
         return _go(request, reverse("chat:home"))
-    conversation = Conversation.objects.create(user=request.user)  # type: ignore[misc]  # login_required
     return _go(request, reverse("chat:conversation", args=[conversation.pk]))
 
 
@@ -142,14 +139,9 @@ async def post_message(request: HtmxHttpRequest, conversation_id: UUID) -> HttpR
     user = await request.auser()
     text = request.POST.get("text", "")
     try:
-        posted = await sync_to_async(flow.post_user_message)(
-            user, conversation_id, text, request.POST.get("client_id")
-        )
+        posted = await generation.send_message(user, conversation_id, text, request.POST.get("client_id"))
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error, text)
-    if posted.created and posted.reply is not None:  # a new send always comes with its reply
-        await fragments.publish(posted.conversation, await sync_to_async(fragments.render_posted)(posted))
-        generation.start_generation(posted.reply)
     if posted.reply is not None:
         # Shielded: a visitor who gives up waiting does not cancel the reply; it is saved all the same.
         await generation.wait_for_generation(posted.reply.pk)
@@ -162,11 +154,9 @@ async def post_message(request: HtmxHttpRequest, conversation_id: UUID) -> HttpR
 async def retry(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
     user = await request.auser()
     try:
-        reply = await sync_to_async(flow.retry_reply)(user, conversation_id, request.POST.get("message_id"))
+        reply = await generation.retry_reply(user, conversation_id, request.POST.get("message_id"))
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error)
-    await fragments.publish(conversation_id, await sync_to_async(fragments.render_appended)(reply))
-    generation.start_generation(reply)
     await generation.wait_for_generation(reply.pk)
     return redirect(reverse("chat:conversation", args=[conversation_id]) + f"#msg-{reply.pk}")
 
@@ -249,12 +239,11 @@ async def edit(request: HtmxHttpRequest, conversation_id: UUID, message_id: int)
     user = await request.auser()
     text = request.POST.get("text", "")
     try:
-        posted = await sync_to_async(flow.branch_from_message)(user, conversation_id, message_id, text)
+        posted = await generation.edit_message(user, conversation_id, message_id, text)
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error, "")
     reply = posted.reply
     assert reply is not None, "a branch always starts with a reply"
-    generation.start_generation(reply)
     url = reverse("chat:conversation", args=[posted.conversation.pk])
     if request.htmx:
         return _go(request, url)

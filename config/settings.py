@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "chat.logfields.RequestIdMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -99,8 +100,10 @@ if DATABASE_URL:
     # nobody reused (two workers reached 98 of 100). With the pool, CONN_MAX_AGE must be 0: closing a
     # connection hands it back to the pool, and the pool never opens more than max_size.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    # Opened whole at start: the database calls of a burst of sends run on BOWOUT_DB_POOL_SIZE threads
+    # (chat/database.py), and a pool grown on demand made the first words wait for new connections.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": min(2, BOWOUT_DB_POOL_SIZE),
+        "min_size": BOWOUT_DB_POOL_SIZE,
         "max_size": BOWOUT_DB_POOL_SIZE,
         "timeout": BOWOUT_DB_POOL_TIMEOUT,
     }
@@ -249,12 +252,25 @@ if DEBUG:
 else:
     CONTENT_SECURITY_POLICY = _CSP
 
+# One line per record with the fields an operator follows a reply or a request by (chat/logfields.py);
+# Django's own errors (a 500's traceback) go to the same stream in production too: Django's default sends
+# them only to the console while debugging, and otherwise to ADMINS by mail, which is not set up.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"fields": {"()": "chat.logfields.ContextFilter"}},
+    "formatters": {
+        "fields": {
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s [user=%(user_id)s "
+            "conversation=%(conversation_id)s reply=%(reply_id)s request=%(request_id)s]"
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["fields"], "formatter": "fields"},
+    },
     "loggers": {
         "bowout": {"handlers": ["console"], "level": env_str("BOWOUT_LOG_LEVEL", "INFO")},
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
 
@@ -299,6 +315,10 @@ BOWOUT_CONCURRENT_REPLIES = env_int("BOWOUT_CONCURRENT_REPLIES", 3, minimum=1)
 BOWOUT_NEW_CHATS_PER_HOUR = env_int("BOWOUT_NEW_CHATS_PER_HOUR", 30, minimum=1)
 # Model tokens (input + output of saved replies) per UTC day.
 BOWOUT_TOKENS_PER_DAY = env_int("BOWOUT_TOKENS_PER_DAY", 1_000_000, minimum=1)
+# How often an open socket re-reads its session from the session store (deleted, expired, password set).
+BOWOUT_SESSION_RECHECK_SECONDS = env_float("BOWOUT_SESSION_RECHECK_SECONDS", 30.0, minimum=0.05)
+# Ratings, end feedback and appeals per minute (each is a row staff read).
+BOWOUT_FEEDBACK_PER_MINUTE = env_int("BOWOUT_FEEDBACK_PER_MINUTE", 20, minimum=1)
 # Open sockets (tabs) per user; opening one more closes the oldest.
 BOWOUT_OPEN_SOCKETS = env_int("BOWOUT_OPEN_SOCKETS", 10, minimum=1)
 

@@ -2,6 +2,7 @@
 worker does reaches the tabs of the other. Runs in the PostgreSQL + Redis pass; skipped on SQLite."""
 
 import os
+import time
 import uuid
 
 import psycopg
@@ -123,3 +124,25 @@ def test_a_quota_counted_on_one_worker_holds_on_the_other(deployment):
         tab_on_a.close()
         tab_on_b.close()
     assert "One more through the other worker?" not in visitor.page(b, conversation)
+
+
+def test_the_open_socket_limit_holds_across_workers_opened_at_once(deployment):
+    """Twenty-four tabs of one person opening at the same moment on both workers: at most the limit (10)
+    stay open, the rest are told why and closed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from websockets.protocol import State
+
+    a, b = deployment
+    visitor = Visitor(a)
+    conversation = visitor.new_chat(a)
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        tabs = list(pool.map(lambda n: visitor.socket((a, b)[n % 2], conversation), range(24)))
+    try:
+        time.sleep(3)  # evictions reach their sockets
+        still_open = sum(tab.connection.protocol.state is State.OPEN for tab in tabs)
+        assert still_open <= settings.BOWOUT_OPEN_SOCKETS == 10
+        assert still_open >= 1
+    finally:
+        for tab in tabs:
+            tab.close()
