@@ -2,6 +2,7 @@
 worker does reaches the tabs of the other. Runs in the PostgreSQL + Redis pass; skipped on SQLite."""
 
 import os
+import threading
 import time
 import uuid
 
@@ -19,6 +20,18 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+POOL_SIZE = 3  # connections each worker may hold: small, so a burst of replies reaches it
+
+
+def connections_to(database_prefix: str) -> int:
+    admin_url = settings.DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE %s", [database_prefix + "%"]
+        ).fetchone()
+    return row[0] if row else 0
+
+
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
     """Servers A and B on their own fresh database, the suite's Redis."""
@@ -32,6 +45,7 @@ def deployment(tmp_path_factory):
         BOWOUT_DRAIN_SECONDS="0.5",
         # Low enough for the quota test to reach; the other tests send at most two messages a user.
         BOWOUT_MESSAGES_PER_MINUTE="3",
+        BOWOUT_DB_POOL_SIZE=str(POOL_SIZE),
     )
     workdir = tmp_path_factory.mktemp("two-workers")
     servers = [Server(env, workdir / "a.log"), Server(env, workdir / "b.log")]
@@ -146,3 +160,34 @@ def test_the_open_socket_limit_holds_across_workers_opened_at_once(deployment):
     finally:
         for tab in tabs:
             tab.close()
+
+
+def test_each_worker_holds_no_more_database_connections_than_its_pool(deployment):
+    """BOWOUT_DB_POOL_SIZE is a worker's ceiling: replies started on both workers at once, more of them
+    than the pools have connections, all finish, and PostgreSQL never sees more than the two pools."""
+    a, b = deployment
+    tabs = []
+    for server in (a, b) * 4:
+        visitor = Visitor(server)
+        tabs.append(visitor.socket(server, visitor.new_chat(server)))
+    peak, done = 0, threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, connections_to(f"bowout_two_workers_{os.getpid()}_"))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        for tab in tabs:
+            tab.say("How do tides work?")
+        for tab in tabs:
+            assert "tide" in tab.receive_until(lambda f: 'data-status="complete"' in f, timeout=60).lower()
+    finally:
+        done.set()
+        sampler.join()
+        for tab in tabs:
+            tab.close()
+    assert 0 < peak <= 2 * POOL_SIZE
