@@ -12,6 +12,7 @@ from typing import Any
 
 import anthropic
 import httpx2
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
@@ -35,8 +36,12 @@ _live: dict[int, live.LiveReply] = {}
 
 async def send_message(user, conversation_id: Any, text: Any, client_id: Any = None) -> flow.Posted:
     """Post the user's message and start its reply, written by this process and heartbeated like every
-    other (chat/liveness.py). A repeated client id starts nothing: it returns what the first send made."""
-    posted = await database_sync_to_async(flow.post_user_message)(user, conversation_id, text, client_id)
+    other (chat/liveness.py). A repeated client id starts nothing: it returns what the first send made.
+
+    The writes go through asgiref's sync_to_async, not Channels' database_sync_to_async: inside a request
+    Django closes the connection itself, and closing it mid-request would end the request's transaction.
+    On a socket the next database_sync_to_async call on the same thread closes it when it is due."""
+    posted = await sync_to_async(flow.post_user_message)(user, conversation_id, text, client_id)
     if posted.created and posted.reply is not None:  # a new send always comes with its reply
         await fragments.publish(posted.conversation, fragments.render_posted(posted))
         start_generation(posted.reply)
@@ -45,7 +50,7 @@ async def send_message(user, conversation_id: Any, text: Any, client_id: Any = N
 
 async def retry_reply(user, conversation_id: Any, message_id: Any) -> Message:
     """A new reply to the last user message, started like any other."""
-    reply = await database_sync_to_async(flow.retry_reply)(user, conversation_id, message_id)
+    reply = await sync_to_async(flow.retry_reply)(user, conversation_id, message_id)
     await fragments.publish(reply.conversation_id, fragments.render_appended(reply))
     start_generation(reply)
     return reply
@@ -53,7 +58,7 @@ async def retry_reply(user, conversation_id: Any, message_id: Any) -> Message:
 
 async def edit_message(user, conversation_id: Any, message_id: Any, text: Any) -> flow.Posted:
     """Edit an earlier message: a new branch with the history up to it, and its reply started."""
-    posted = await database_sync_to_async(flow.branch_from_message)(user, conversation_id, message_id, text)
+    posted = await sync_to_async(flow.branch_from_message)(user, conversation_id, message_id, text)
     assert posted.reply is not None, "a branch always starts with a reply"
     start_generation(posted.reply)
     return posted
