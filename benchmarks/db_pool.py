@@ -61,12 +61,16 @@ def main() -> None:
                     errors += status >= 500
 
         stop = time.monotonic() + args.seconds
-        threads = [threading.Thread(target=load, args=(visitors[n % len(visitors)],)) for n in range(args.visitors)]
+        threads = [
+            threading.Thread(target=load, args=(visitors[n % len(visitors)],)) for n in range(args.visitors)
+        ]
         for thread in threads:
             thread.start()
         with psycopg.connect(base + "/postgres", autocommit=True) as watcher:
             while any(thread.is_alive() for thread in threads):
-                count = watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [name]).fetchone()
+                count = watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [name]
+                ).fetchone()
                 peak = max(peak, count[0] if count else 0)
                 time.sleep(0.05)
     finally:

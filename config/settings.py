@@ -33,7 +33,9 @@ BOWOUT_SITE_URL = env_str("BOWOUT_SITE_URL", "").rstrip("/")
 if BOWOUT_SITE_URL:
     from config.site_url import canonical_host
 
-    if canonical_host(BOWOUT_SITE_URL).rsplit(":", 1)[0].strip("[]") not in [h.strip("[]") for h in ALLOWED_HOSTS]:
+    if canonical_host(BOWOUT_SITE_URL).rsplit(":", 1)[0].strip("[]") not in [
+        h.strip("[]") for h in ALLOWED_HOSTS
+    ]:
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured("BOWOUT_SITE_URL's host must be one of DJANGO_ALLOWED_HOSTS")
@@ -314,8 +316,9 @@ BOWOUT_STREAM_FLUSH_SECONDS = env_float("BOWOUT_STREAM_FLUSH_SECONDS", 0.05)
 BOWOUT_CHECKPOINT_SECONDS = env_float("BOWOUT_CHECKPOINT_SECONDS", 1.0)
 
 # --- Quotas per user (chat/quotas.py), counted in the shared cache ----------------------------------
-# Messages sent, retried or edited (each is a model call) per minute.
-BOWOUT_MESSAGES_PER_MINUTE = env_int("BOWOUT_MESSAGES_PER_MINUTE", 10, minimum=1)
+# Messages sent, retried or edited (each is a model call) per minute: a token bucket that holds this many
+# and refills evenly over a minute, so quick bursts of short messages pass (chat/quotas.py).
+BOWOUT_MESSAGES_PER_MINUTE = env_int("BOWOUT_MESSAGES_PER_MINUTE", 30, minimum=1)
 # Replies being written at once across all of a user's chats.
 BOWOUT_CONCURRENT_REPLIES = env_int("BOWOUT_CONCURRENT_REPLIES", 3, minimum=1)
 # New chats and branches (Edit) per hour.

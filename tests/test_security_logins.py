@@ -136,7 +136,9 @@ def test_the_lockout_holds_whatever_port_the_host_header_names(superuser, settin
         )
         assert wrong.status_code == 200
     right = Client().post(
-        reverse("account_login"), {"login": superuser.email, "password": PASSWORD}, HTTP_HOST="testserver:9999"
+        reverse("account_login"),
+        {"login": superuser.email, "password": PASSWORD},
+        HTTP_HOST="testserver:9999",
     )
     assert "Too many failed login attempts" in right.content.decode()
 
