@@ -35,8 +35,8 @@ $(STAMPS)/chromium:
 
 run: install
 	$(PY) manage.py migrate --noinput
-	@echo "Bowout on http://127.0.0.1:8000 — sign up there. Model: $$([ -n "$$ANTHROPIC_API_KEY" ] && echo Claude || echo 'offline demo (set ANTHROPIC_API_KEY for Claude)')"
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@echo "Bowout on http://$(HOST):$(PORT) — sign up there. Model: $$([ -n "$$ANTHROPIC_API_KEY" ] && echo Claude || echo 'offline demo (set ANTHROPIC_API_KEY for Claude)')"
+	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # Production: several uvicorn workers against PostgreSQL and Redis, behind a reverse proxy (README,
 # "Deployment"). SIGTERM drains each worker's streaming replies for BOWOUT_DRAIN_SECONDS.

@@ -35,7 +35,11 @@ _live: dict[int, live.LiveReply] = {}
 
 async def send_message(user, conversation_id: Any, text: Any, client_id: Any = None) -> flow.Posted:
     """Post the user's message and start its reply, written by this process and heartbeated like every
-    other (chat/liveness.py). A repeated client id starts nothing: it returns what the first send made."""
+    other (chat/liveness.py). A repeated client id starts nothing: it returns what the first send made.
+
+    Called inside a request too: `in_database` runs the writes on the pool's own threads (PostgreSQL), never
+    on the request's, so closing their connection cannot end the request's transaction; on SQLite it
+    closes nothing (connections there live as long as the process)."""
     posted = await in_database(flow.post_user_message)(user, conversation_id, text, client_id)
     if posted.created and posted.reply is not None:  # a new send always comes with its reply
         await fragments.publish(posted.conversation, fragments.render_posted(posted))

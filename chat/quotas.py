@@ -70,17 +70,61 @@ def when(moment: dt.datetime) -> str:
     return f"in {span} (at {moment.astimezone(dt.UTC):%H:%M:%S} UTC)"
 
 
+# A token bucket per user in the shared store: full, it holds a minute's messages, and it refills evenly
+# over the minute. A burst of quick messages ("ok", "thanks", "and?") passes; a steady flood is held to
+# the rate; the day's token quota (below) is the real guard on what replies cost. On Redis one script
+# reads and writes the bucket, so two workers spending at once cannot both take the last message.
+_TAKE = """
+local capacity = tonumber(ARGV[1])
+local per_second = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second)
+local taken = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  taken = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(capacity / per_second) + 1)
+return {taken, tostring(tokens)}
+"""
+
+
+def _take_from_bucket(name: str, user_id: int, capacity: int, per_second: float) -> tuple[bool, float]:
+    """Take one from the user's bucket; returns whether there was one and how many are left."""
+    key = f"quota:{name}:{user_id}"
+    now = time.time()
+    redis = _redis_client(key)
+    if redis is not None:
+        client, full_key = redis
+        taken, left = client.eval(_TAKE, 1, full_key, capacity, per_second, now)
+        return bool(taken), float(left)
+    with _local_lock:
+        tokens, at = cache.get(key, (capacity, now))
+        tokens = min(capacity, tokens + max(0.0, now - at) * per_second)
+        taken = tokens >= 1
+        tokens -= 1 if taken else 0
+        cache.set(key, (tokens, now), timeout=int(capacity / per_second) + 1)
+    return taken, tokens
+
+
 def spend_model_call(user) -> Refusal | None:
-    """One more message, retry or edit (each one calls the model) this minute."""
+    """One more message, retry or edit (each one calls the model): up to BOWOUT_MESSAGES_PER_MINUTE at
+    once, then as fast as the bucket refills."""
     limit = settings.BOWOUT_MESSAGES_PER_MINUTE
-    count, reset = _spend("messages", user.pk, MINUTE)
-    if count > limit:
-        return Refusal(
-            f"You have sent {limit} messages in a minute, the most allowed. "
-            f"You can send again {when(reset)}. Your text is kept.",
-            reset,
-        )
-    return None
+    per_second = limit / MINUTE
+    taken, left = _take_from_bucket("messages", user.pk, limit, per_second)
+    if taken:
+        return None
+    reset = timezone.now() + dt.timedelta(seconds=(1 - left) / per_second)
+    return Refusal(
+        f"You have sent {limit} messages in a minute, the most allowed. "
+        f"You can send again {when(reset)}. Your text is kept.",
+        reset,
+    )
 
 
 def spend_feedback(user) -> Refusal | None:

@@ -27,6 +27,19 @@ if "*" in ALLOWED_HOSTS and not DEBUG:
     raise ImproperlyConfigured(
         "DJANGO_ALLOWED_HOSTS must name the site's hosts when DJANGO_DEBUG is off, not '*'"
     )
+# The site's one address, e.g. https://chat.example.com (config/site_url.py): links in emails and the
+# login lockout use it whatever Host header a request sent. Set it in production.
+BOWOUT_SITE_URL = env_str("BOWOUT_SITE_URL", "").rstrip("/")
+if BOWOUT_SITE_URL:
+    from config.site_url import canonical_host
+
+    if canonical_host(BOWOUT_SITE_URL).rsplit(":", 1)[0].strip("[]") not in [
+        h.strip("[]") for h in ALLOWED_HOSTS
+    ]:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("BOWOUT_SITE_URL's host must be one of DJANGO_ALLOWED_HOSTS")
+    ACCOUNT_DEFAULT_HTTP_PROTOCOL = BOWOUT_SITE_URL.split(":", 1)[0]
 # Origins besides the site's own that may post forms and open sockets (scheme://host[:port]).
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -51,6 +64,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.site_url.SiteUrlMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -307,8 +321,9 @@ BOWOUT_CHECKPOINT_SECONDS = env_float("BOWOUT_CHECKPOINT_SECONDS", 1.0)
 BOWOUT_PAGE_MESSAGES = env_int("BOWOUT_PAGE_MESSAGES", 50, minimum=1)
 
 # --- Quotas per user (chat/quotas.py), counted in the shared cache ----------------------------------
-# Messages sent, retried or edited (each is a model call) per minute.
-BOWOUT_MESSAGES_PER_MINUTE = env_int("BOWOUT_MESSAGES_PER_MINUTE", 10, minimum=1)
+# Messages sent, retried or edited (each is a model call) per minute: a token bucket that holds this many
+# and refills evenly over a minute, so quick bursts of short messages pass (chat/quotas.py).
+BOWOUT_MESSAGES_PER_MINUTE = env_int("BOWOUT_MESSAGES_PER_MINUTE", 30, minimum=1)
 # Replies being written at once across all of a user's chats.
 BOWOUT_CONCURRENT_REPLIES = env_int("BOWOUT_CONCURRENT_REPLIES", 3, minimum=1)
 # New chats and branches (Edit) per hour.

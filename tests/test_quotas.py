@@ -354,3 +354,12 @@ async def test_a_tab_asking_for_the_whole_text_again_and_again_is_answered_once_
     await tab.send(action="stop")
     await tab.receive_until(lambda frame: 'data-status="stopped"' in frame)
     assert sum('"whole":true' in frame for frame in tab.frames) == 1
+
+
+async def test_a_quick_run_of_short_messages_is_never_limited(alice, conversation, open_socket):
+    """Ordinary quick use with the default limits: twenty short messages in well under a minute."""
+    _, tab = await open_socket(alice, conversation.pk)
+    for text in ["ok", "thanks", "and?", "go on", "why?"] * 4:
+        await send_and_finish(tab, text)
+    assert not any(is_error(frame) for frame in tab.frames)
+    assert await Message.objects.filter(conversation=conversation, role="user").acount() == 20
