@@ -436,7 +436,9 @@ async def run_point(
     sampled.set()
     if sampler is not None:
         await sampler
-    await drain(model_url)  # writes per reply count every reply to its end, delivered or not
+    # Writes per reply count every reply to its end, delivered or not; and replies of a failed point go
+    # on (a closed tab loses nothing): the next point must not measure them.
+    await drain(model_url, limit=2 * duration + 60)
     await asyncio.sleep(1.1)  # the write counters are dumped every 0.5 s
     writes_after, queries_after = config.statements()
     writes, queries = writes_after - writes_before, queries_after - queries_before

@@ -205,7 +205,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def send_message(self, data: dict) -> None:
         posted = await generation.send_message(
-            self.user, self.conversation_id, data.get("text"), data.get("client_id")
+            self.user, self.conversation_id, data.get("text"), data.get("client_id"), through=in_database
         )
         if not posted.created:
             # A resend after a reconnect: nothing new, but make sure this tab shows what exists.
@@ -227,7 +227,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await live.ask_writer_for_text(self.conversation_id, self.channel_name)
 
     async def retry_reply(self, data: dict) -> None:
-        await generation.retry_reply(self.user, self.conversation_id, data.get("message_id"))
+        await generation.retry_reply(
+            self.user, self.conversation_id, data.get("message_id"), through=in_database
+        )
 
     async def send_error(self, text: str) -> None:
         await self.send(text_data=fragments.render_error(text))

@@ -8,10 +8,12 @@ import contextlib
 import contextvars
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anthropic
 import httpx2
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -24,6 +26,9 @@ from chat.turns import TurnProgress
 
 logger = logging.getLogger("bowout.chat")
 
+# How an entry point's writes reach the database: sync_to_async in a request, in_database on a socket.
+Through = Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]]
+
 # Replies generating in this process, so Stop can cancel one at once and nothing is collected early.
 _running: dict[int, asyncio.Task] = {}
 # Their live text and writer channel (see chat/live.py), for the reply's `on_text`.
@@ -33,23 +38,28 @@ _live: dict[int, live.LiveReply] = {}
 # --- Starting a reply: the one way in for the socket and the HTTP views --------------------------------
 
 
-async def send_message(user, conversation_id: Any, text: Any, client_id: Any = None) -> flow.Posted:
+async def send_message(
+    user, conversation_id: Any, text: Any, client_id: Any = None, *, through: Through = sync_to_async
+) -> flow.Posted:
     """Post the user's message and start its reply, written by this process and heartbeated like every
     other (chat/liveness.py). A repeated client id starts nothing: it returns what the first send made.
 
-    Called inside a request too: `in_database` runs the writes on the pool's own threads (PostgreSQL), never
-    on the request's, so closing their connection cannot end the request's transaction; on SQLite it
-    closes nothing (connections there live as long as the process)."""
-    posted = await in_database(flow.post_user_message)(user, conversation_id, text, client_id)
+    `through` is how the writes reach the database. In a request, asgiref's sync_to_async (the default):
+    the request's own thread and connection, which Django closes itself (Channels' database_sync_to_async
+    would close it mid-request and end the request's transaction). On a socket, chat.database.in_database:
+    on PostgreSQL one of the pool's threads, so a burst of sends does not wait in one line."""
+    posted = await through(flow.post_user_message)(user, conversation_id, text, client_id)
     if posted.created and posted.reply is not None:  # a new send always comes with its reply
         await fragments.publish(posted.conversation, fragments.render_posted(posted))
         start_generation(posted.reply)
     return posted
 
 
-async def retry_reply(user, conversation_id: Any, message_id: Any) -> Message:
-    """A new reply to the last user message, started like any other."""
-    reply = await in_database(flow.retry_reply)(user, conversation_id, message_id)
+async def retry_reply(
+    user, conversation_id: Any, message_id: Any, *, through: Through = sync_to_async
+) -> Message:
+    """A new reply to the last user message, started like any other (`through`: as for send_message)."""
+    reply = await through(flow.retry_reply)(user, conversation_id, message_id)
     await fragments.publish(reply.conversation_id, fragments.render_appended(reply))
     start_generation(reply)
     return reply
@@ -57,7 +67,7 @@ async def retry_reply(user, conversation_id: Any, message_id: Any) -> Message:
 
 async def edit_message(user, conversation_id: Any, message_id: Any, text: Any) -> flow.Posted:
     """Edit an earlier message: a new branch with the history up to it, and its reply started."""
-    posted = await in_database(flow.branch_from_message)(user, conversation_id, message_id, text)
+    posted = await sync_to_async(flow.branch_from_message)(user, conversation_id, message_id, text)
     assert posted.reply is not None, "a branch always starts with a reply"
     start_generation(posted.reply)
     return posted
