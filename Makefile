@@ -92,8 +92,8 @@ format: install
 	$(PY) -m ruff format .
 
 # Streaming benchmark (benchmarks/run.py): Bowout on SQLite (1 worker) and on PostgreSQL + Redis
-# (2 workers: database bowout_bench, Redis db 7), the bare-ASGI floor and the canonical Channels peer,
-# same load, same run. Numbers on stdout; JSON and PNG in benchmarks/results/. < 10 min / < 1 min.
+# (1, 2 and 4 workers: database bowout_bench, Redis db 7), the bare-ASGI floor and the canonical Channels
+# peer, same load, same run. Numbers on stdout; JSON and PNG in benchmarks/results/. < 20 min / < 2 min.
 $(STAMPS)/bench: $(STAMPS)/venv
 	$(PY) -m pip install --quiet -e ".[test,bench]"
 	@mkdir -p $(STAMPS) && touch $@
