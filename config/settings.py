@@ -114,10 +114,8 @@ if DATABASE_URL:
     # nobody reused (two workers reached 98 of 100). With the pool, CONN_MAX_AGE must be 0: closing a
     # connection hands it back to the pool, and the pool never opens more than max_size.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
-    # Opened whole at start: the database calls of a burst of sends run on BOWOUT_DB_POOL_SIZE threads
-    # (chat/database.py), and a pool grown on demand made the first words wait for new connections.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": BOWOUT_DB_POOL_SIZE,
+        "min_size": min(2, BOWOUT_DB_POOL_SIZE),
         "max_size": BOWOUT_DB_POOL_SIZE,
         "timeout": BOWOUT_DB_POOL_TIMEOUT,
     }
