@@ -210,7 +210,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- Static files ----------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` puts the files the reverse proxy serves (deploy/nginx/bowout.conf).
+STATIC_ROOT = Path(env_str("BOWOUT_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 # Serve straight from static/ so no collectstatic step is needed; fine at Bowout's few files.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
