@@ -15,7 +15,7 @@ PORT ?= 8000
 # Proxies whose X-Forwarded-Proto/For uvicorn believes (the reverse proxy in front of `make serve`).
 FORWARDED_ALLOW_IPS ?= 127.0.0.1
 
-.PHONY: run serve demo test test-sqlite test-services lint typecheck check format install chromium bench bench-quick
+.PHONY: run serve demo test test-sqlite test-services lint typecheck check format install chromium nginx bench bench-quick
 
 install: $(STAMPS)/venv
 
@@ -30,6 +30,14 @@ chromium: $(STAMPS)/chromium
 $(STAMPS)/chromium:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	fi
+	@mkdir -p $(STAMPS) && touch $@
+
+# Debian's nginx, the reverse proxy of deploy/nginx that tests/test_nginx.py runs the chat through.
+nginx: $(STAMPS)/nginx
+$(STAMPS)/nginx:
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx-light; \
 	fi
 	@mkdir -p $(STAMPS) && touch $@
 
@@ -58,7 +66,7 @@ demo: install
 
 # The whole suite on SQLite and the in-memory layer, then the database and channel-layer tests again
 # on PostgreSQL and Redis when they are reachable (required in CI).
-test: install chromium
+test: install chromium nginx
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-services
 

@@ -74,6 +74,8 @@ def main() -> None:
                 peak = max(peak, count[0] if count else 0)
                 time.sleep(0.05)
     finally:
+        if server.process is not None and server.process.poll() is None:
+            server.terminate()  # SIGTERM: uvicorn stops its worker processes too (SIGKILL would orphan them)
         server.stop()
         with psycopg.connect(base + "/postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

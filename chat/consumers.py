@@ -137,6 +137,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             "send": self.send_message,
             "stop": self.stop_reply,
             "retry": self.retry_reply,
+            "regenerate": self.regenerate_reply,
             "resync": self.resync_reply,
         }
         handler = handlers.get(action) if isinstance(action, str) else None
@@ -230,6 +231,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await generation.retry_reply(
             self.user, self.conversation_id, data.get("message_id"), through=in_database
         )
+
+    async def regenerate_reply(self, data: dict) -> None:
+        await generation.regenerate_reply(self.user, self.conversation_id, data.get("message_id"))
 
     async def send_error(self, text: str) -> None:
         await self.send(text_data=fragments.render_error(text))

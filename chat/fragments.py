@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Count, Max
 from django.template.loader import render_to_string
 
+from chat import claude
 from chat.models import Conversation, ConversationEvent, Message, MessageRating
 
 
@@ -42,10 +43,10 @@ def messages_for_display(conversation: Conversation, user, *, before: int | None
     queries. "Load earlier messages" brings as many again: a long chat's page costs what a short one's
     does (the 1,000-message page took 155 ms median to render whole, all in the template engine)."""
     limit = settings.BOWOUT_PAGE_MESSAGES
-    shown = conversation.messages.order_by("-id")
+    newest = conversation.messages.order_by("-id")
     if before is not None:
-        shown = shown.filter(id__lt=before)
-    messages = list(shown[: limit + 1])[::-1]
+        newest = newest.filter(id__lt=before)
+    messages = list(newest[: limit + 1])[::-1]
     earlier = messages[1].pk if len(messages) > limit else None
     messages = messages[-limit:]
     ratings = dict(
@@ -55,7 +56,30 @@ def messages_for_display(conversation: Conversation, user, *, before: int | None
     )
     for message in messages:
         message.my_rating = ratings.get(message.pk, "")
-    return MessagePage(messages, earlier)
+    _number_versions(messages)
+    shown = [m for m in messages if m.version_shown]
+    for message in shown[:-1]:
+        message.followed = True
+    return MessagePage(shown, earlier)
+
+
+def _number_versions(messages: list[Message]) -> None:
+    """Replies to one user message are versions of one reply; once one was regenerated (some version is
+    hidden), the last version shown carries the list of all of them for the pager."""
+    group: list[Message] = []
+    for message in [*messages, None]:
+        if message is not None and not message.is_user:
+            group.append(message)
+            continue
+        shown = [m for m in group if m.version_shown]
+        if shown and len(shown) < len(group):
+            current = shown[-1]
+            current.versions = [m.pk for m in group]
+            index = current.versions.index(current.pk)
+            current.version_number = index + 1
+            current.previous_version = current.versions[index - 1] if index else None
+            current.next_version = current.versions[index + 1] if index + 1 < len(group) else None
+        group = []
 
 
 def shows_support(conversation: Conversation) -> bool:
@@ -65,13 +89,29 @@ def shows_support(conversation: Conversation) -> bool:
 TEMPLATE = "chat/conversation.html"
 
 
+def model_picker() -> bool:
+    """A choice of model is offered (and each reply says which one wrote it) when there is a choice."""
+    return len(claude.available_models()) > 1
+
+
 def _render(partial: str, **context: Any) -> str:
     context.setdefault("crisis_resources", settings.BOWOUT_CRISIS_RESOURCES)
+    context.setdefault("model_picker", model_picker())
     return render_to_string(f"{TEMPLATE}#{partial}", context)
 
 
 def render_message(message: Message, *, oob: str = "") -> str:
     return _render("message", message=message, swap=oob)
+
+
+def render_finished(reply: Message) -> str:
+    """A finished reply in place of its streaming self; a version of a regenerated reply with its pager
+    (the chat's messages are read again only in chats that have versions)."""
+    conversation = reply.conversation
+    if conversation.messages.filter(version_shown=False).exists():
+        shown = {m.pk: m for m in messages_for_display(conversation, conversation.user).messages}
+        reply = shown.get(reply.pk, reply)
+    return render_message(reply, oob="true")
 
 
 def render_appended(message: Message) -> str:

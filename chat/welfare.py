@@ -123,6 +123,14 @@ def crisis_signals(texts: list[str], terms: tuple[str, ...] = DEFAULT_CRISIS_TER
     return found + tuple(t for t in extra if t not in found)
 
 
+def valid_input(tool_input: Any) -> bool:
+    """Whether an end_conversation input names a known reason and a summary (what `decide` requires)."""
+    if not isinstance(tool_input, dict):
+        return False
+    summary = tool_input.get("summary")
+    return tool_input.get("reason") in REASONS and isinstance(summary, str) and bool(summary.strip())
+
+
 def decide(
     tool_input: Any, *, history: list[dict[str, Any]], confirmation_requested: bool, policy: Policy
 ) -> Decision:

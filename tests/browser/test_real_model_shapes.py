@@ -1,5 +1,6 @@
 """In a real browser, against the real API's thinking-on stream shapes replayed by a loopback server: Claude
-ends an abusive chat, and the user reads its words before the banner replaces the composer."""
+ends an abusive chat, and the user reads its words, never its thinking, before the banner replaces the
+composer."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +16,9 @@ pytestmark = pytest.mark.browser
 
 STREAMS = Path(__file__).resolve().parents[1] / "fixtures" / "streams"
 SCENARIO = "api_thinking_tool_end"
-# From the scenario's recordings: the text before the first end_conversation call, and the words written
-# between the two calls (which this model returns inside the second round's thinking block).
+# From the scenario's recordings: the text before the first end_conversation call, and what the model wrote
+# between the two calls, which this model returns inside the second round's thinking block: reasoning (or
+# its summary), never shown as Claude's words.
 WORDS_BEFORE = (
     "I've asked you twice to stop, and I warned you that I would end this chat if the insults continued."
 )
@@ -55,16 +57,17 @@ def test_claude_ends_an_abusive_chat_with_the_real_apis_thinking_shapes(
     expect_sent(page, insult)
     answer = body(reply(page, 1))
     expect(answer).to_contain_text(WORDS_BEFORE, timeout=WHOLE_REPLY)
-    expect(answer).to_contain_text(WORDS_BETWEEN, timeout=WHOLE_REPLY)
     banner = page.locator('[data-role="ended-banner"]')
     expect(banner).to_be_visible(timeout=WHOLE_REPLY)
     expect(banner).to_contain_text("Claude ended this conversation")
+    expect(page.locator("main")).not_to_contain_text(WORDS_BETWEEN)
     expect(page.get_by_label("Message", exact=True)).to_have_count(0)
     expect(page.get_by_role("button", name="Send")).to_have_count(0)
 
     # The end holds after a reload, and the words stay readable.
     page.reload()
     expect(page.locator('[data-role="ended-banner"]')).to_be_visible()
-    expect(body(reply(page, 1))).to_contain_text(WORDS_BETWEEN)
+    expect(body(reply(page, 1))).to_contain_text(WORDS_BEFORE)
+    expect(page.locator("main")).not_to_contain_text(WORDS_BETWEEN)
     expect(page.get_by_label("Message", exact=True)).to_have_count(0)
     assert len(replay.requests(SCENARIO)) == 2
