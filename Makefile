@@ -15,7 +15,7 @@ PORT ?= 8000
 # Proxies whose X-Forwarded-Proto/For uvicorn believes (the reverse proxy in front of `make serve`).
 FORWARDED_ALLOW_IPS ?= 127.0.0.1
 
-.PHONY: run serve demo test test-sqlite test-services lint typecheck check format install chromium bench bench-quick screenshots
+.PHONY: run serve demo test test-sqlite test-services lint typecheck check format install chromium nginx bench bench-quick screenshots
 
 install: $(STAMPS)/venv
 
@@ -33,10 +33,18 @@ $(STAMPS)/chromium:
 	fi
 	@mkdir -p $(STAMPS) && touch $@
 
+# Debian's nginx, the reverse proxy of deploy/nginx that tests/test_nginx.py runs the chat through.
+nginx: $(STAMPS)/nginx
+$(STAMPS)/nginx:
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx-light; \
+	fi
+	@mkdir -p $(STAMPS) && touch $@
+
 run: install
 	$(PY) manage.py migrate --noinput
-	@echo "Bowout on http://127.0.0.1:8000 — sign up there. Model: $$([ -n "$$ANTHROPIC_API_KEY" ] && echo Claude || echo 'offline demo (set ANTHROPIC_API_KEY for Claude)')"
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@echo "Bowout on http://$(HOST):$(PORT) — sign up there. Model: $$([ -n "$$ANTHROPIC_API_KEY" ] && echo Claude || echo 'offline demo (set ANTHROPIC_API_KEY for Claude)')"
+	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # Production: several uvicorn workers against PostgreSQL and Redis, behind a reverse proxy (README,
 # "Deployment"). SIGTERM drains each worker's streaming replies for BOWOUT_DRAIN_SECONDS.
@@ -58,7 +66,7 @@ demo: install
 
 # The whole suite on SQLite and the in-memory layer, then the database and channel-layer tests again
 # on PostgreSQL and Redis when they are reachable (required in CI).
-test: install chromium
+test: install chromium nginx
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-services
 
@@ -92,8 +100,8 @@ format: install
 	$(PY) -m ruff format .
 
 # Streaming benchmark (benchmarks/run.py): Bowout on SQLite (1 worker) and on PostgreSQL + Redis
-# (2 workers: database bowout_bench, Redis db 7), the bare-ASGI floor and the canonical Channels peer,
-# same load, same run. Numbers on stdout; JSON and PNG in benchmarks/results/. < 10 min / < 1 min.
+# (1, 2 and 4 workers: database bowout_bench, Redis db 7), the bare-ASGI floor and the canonical Channels
+# peer, same load, same run. Numbers on stdout; JSON and PNG in benchmarks/results/. < 20 min / < 2 min.
 $(STAMPS)/bench: $(STAMPS)/venv
 	$(PY) -m pip install --quiet -e ".[test,bench]"
 	@mkdir -p $(STAMPS) && touch $@

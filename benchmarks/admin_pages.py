@@ -43,6 +43,7 @@ def configure(database: str) -> None:
     os.environ["BOWOUT_SQLITE_PATH"] = database
     # DEBUG off: no query log kept in memory, templates as in production.
     os.environ["DJANGO_DEBUG"] = "0"
+    os.environ["DJANGO_HTTPS"] = "0"  # plain HTTP on loopback, as behind a TLS-terminating proxy
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(40))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     warnings.filterwarnings("ignore", "No directory at", UserWarning)  # whitenoise: no collectstatic here

@@ -1,8 +1,8 @@
-"""Bowout's ASGI application as `make bench` serves it, plus a count of database writes.
+"""Bowout's ASGI application as `make bench` serves it, plus a count of database statements.
 
-Every INSERT, UPDATE and DELETE this worker runs is counted (an execute wrapper on each connection) and
-the count is written to $BENCH_STATS_DIR/writes-<pid>.json twice a second, so the harness can
-sum it over workers. Nothing else differs from config.asgi.
+Every statement this worker runs is counted, and every INSERT, UPDATE and DELETE again as a write (an
+execute wrapper on each connection); the counts are written to $BENCH_STATS_DIR/writes-<pid>.json twice a
+second, so the harness can sum them over workers. Nothing else differs from config.asgi.
 """
 
 import json
@@ -16,14 +16,16 @@ from django.db.backends.signals import connection_created
 from config.asgi import application  # noqa: F401  (builds Django first)
 
 _writes = 0
+_queries = 0
 _lock = threading.Lock()
 _WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
 def _count_writes(execute, sql, params, many, context):
-    global _writes
-    if sql.lstrip()[:6].upper() in _WRITES:
-        with _lock:
+    global _writes, _queries
+    with _lock:
+        _queries += 1
+        if sql.lstrip()[:6].upper() in _WRITES:
             _writes += 1
     return execute(sql, params, many, context)
 
@@ -37,11 +39,11 @@ connection_created.connect(_on_connection)
 
 
 def _dump_forever(directory: Path) -> None:
-    path, written = directory / f"writes-{os.getpid()}.json", -1
+    path, written = directory / f"writes-{os.getpid()}.json", (-1, -1)
     while True:
-        if _writes != written:
-            written = _writes
-            path.write_text(json.dumps({"writes": written}))
+        if (_writes, _queries) != written:
+            written = (_writes, _queries)
+            path.write_text(json.dumps({"writes": written[0], "queries": written[1]}))
         time.sleep(0.5)
 
 

@@ -1,7 +1,8 @@
 """Time the conversation page of a long chat: seeds a throwaway SQLite database with one conversation
-of --messages messages (Markdown replies of a few paragraphs), then GETs its page through Django's test
-Client, logged in as its owner. Prints median and p95 milliseconds, the query count and the page size.
-Target (issue 9): 1,000 messages under 150 ms. It measures; it asserts nothing.
+of --messages messages (Markdown replies of a few paragraphs), then GETs its page (the latest
+BOWOUT_PAGE_MESSAGES) and the "Load earlier messages" fragment through Django's test Client, logged in as
+its owner. Prints median and p95 milliseconds, the query count and the size of each. Target (issues 9,
+20): 1,000 messages under 150 ms. It measures; it asserts nothing.
 
     .venv/bin/python benchmarks/page.py [--messages 1000] [--runs 20]
 """
@@ -46,10 +47,9 @@ def main() -> None:
 
 
 def run(count: int, runs: int) -> None:
+    from django.conf import settings
     from django.core.management import call_command
-    from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     from accounts.models import User
     from chat.markdown import render_markdown
@@ -74,20 +74,30 @@ def run(count: int, runs: int) -> None:
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(user)
     url = f"/c/{conversation.pk}/"
-    client.get(url)  # warm templates and caches
+    oldest_shown = conversation.messages.order_by("-id")[settings.BOWOUT_PAGE_MESSAGES - 1].pk
+    # The page (the latest messages and "Load earlier messages"), and what that control fetches with htmx.
+    time_get(client, f"conversation page, {count} messages", url, runs)
+    time_get(client, "  load earlier (htmx)", f"{url}?before={oldest_shown}", runs, HX_Request="true")
+
+
+def time_get(client, label: str, url: str, runs: int, **headers: str) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url, headers=headers)  # warm templates and caches
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        response = client.get(url)
+        response = client.get(url, headers=headers)
         times.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, (response.status_code, response.get("Location"))
     with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
+        response = client.get(url, headers=headers)
     times.sort()
     p95 = times[max(0, int(0.95 * len(times)) - 1)]
     print(
-        f"conversation page, {count} messages: median {statistics.median(times):.1f} ms, p95 {p95:.1f} ms, "
-        f"{len(queries)} queries, {len(response.content) / 1024:.0f} KB (load average {os.getloadavg()[0]:.2f})"
+        f"{label}: median {statistics.median(times):.1f} ms, p95 {p95:.1f} ms, {len(queries)} queries, "
+        f"{len(response.content) / 1024:.0f} KB (load average {os.getloadavg()[0]:.2f})"
     )
 
 

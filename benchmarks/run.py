@@ -1,13 +1,15 @@
 """`make bench`: Bowout's streaming path against the floor and the canonical Channels peer, same run,
 same load.
 
-Starts the loopback model server (benchmarks/model_server.py, 50 tokens/s), then four servers under
-uvicorn: Bowout with 1 worker on SQLite, Bowout with 2 workers on PostgreSQL + Redis (database
-bowout_bench, Redis db 7), the floor (benchmarks/floor.py) and the peer (benchmarks/peer.py). For each,
-it sweeps C simultaneous replies (one websocket per conversation, all sent at once) and reports per
-point: completion, characters delivered vs sent, time to first text, update latency, CPU per 1,000
-tokens, peak RSS, bytes and database writes per reply; then bytes per reply at 1,500 tokens. A table on
-stdout, JSON and a PNG under benchmarks/results/. It prints numbers; it asserts nothing.
+Starts the loopback model server (benchmarks/model_server.py, 50 tokens/s), then, one after the other,
+servers under uvicorn: Bowout with 1 worker on SQLite, Bowout with 1, 2 and 4 workers on PostgreSQL +
+Redis (`bowout-pgN`; database bowout_bench, Redis db 7), the floor (benchmarks/floor.py) and the peer
+(benchmarks/peer.py). For each, it sweeps C simultaneous replies (C people, each with their own
+conversation and websocket, all sending at once) and reports per point: completion, characters
+delivered vs sent, time to first text, update latency, CPU per 1,000 tokens (workers, plus PostgreSQL's
+backends and the Redis server), PostgreSQL connections at peak, peak RSS, bytes, database writes and
+queries per reply; then bytes per reply at 1,500 tokens. A table on stdout, JSON and a PNG under
+benchmarks/results/. It prints numbers; it asserts nothing.
 
     .venv/bin/python benchmarks/run.py            # the full sweep (< 10 min)
     .venv/bin/python benchmarks/run.py --quick    # one small point per configuration (< 1 min)
@@ -142,24 +144,25 @@ class Config:
     server: Server
     env: dict[str, str]
     stats_dir: Path | None = None
-    session: str = ""
-    conversations: list[str] = field(default_factory=list)
+    conversations: list[tuple[str, str]] = field(default_factory=list)  # (conversation id, session key)
     pg: bool = False
 
-    def take_conversations(self, n: int) -> list[str]:
+    def take_conversations(self, n: int) -> list[tuple[str, str]]:
         taken, self.conversations = self.conversations[:n], self.conversations[n:]
         if len(taken) < n:
             raise RuntimeError(f"{self.name}: not enough conversations prepared")
         return taken
 
-    def writes(self) -> int:
+    def statements(self) -> tuple[int, int]:
+        """(writes, all statements) run so far by the workers, summed over their stats files."""
         if self.stats_dir is None:
-            return 0
-        total = 0
+            return 0, 0
+        writes = queries = 0
         for path in self.stats_dir.glob("writes-*.json"):
-            with contextlib.suppress(ValueError, OSError):
-                total += json.loads(path.read_text())["writes"]
-        return total
+            with contextlib.suppress(ValueError, OSError, KeyError):
+                data = json.loads(path.read_text())
+                writes, queries = writes + data["writes"], queries + data["queries"]
+        return writes, queries
 
 
 def base_env(model_url: str) -> dict[str, str]:
@@ -195,13 +198,13 @@ def make_configs(names: list[str], model_url: str, work: Path) -> list[Config]:
             env["BENCH_STATS_DIR"] = str(stats)
             server = Server(name, ["benchmarks.bowout_asgi:application"], env, work)
             configs.append(Config(name, "bowout", server, env, stats))
-        elif name == "bowout-pg2":
+        elif (workers := re.fullmatch(r"bowout-pg(\d+)", name)) is not None:
             env.update(DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL)
-            stats = work / "stats-pg"
+            stats = work / f"stats-{name}"
             stats.mkdir()
             env["BENCH_STATS_DIR"] = str(stats)
-            server = Server(name, ["benchmarks.bowout_asgi:application", "--workers", "2"], env, work)
-            configs.append(Config(name, "bowout", server, env, stats, pg=True))
+            args = ["benchmarks.bowout_asgi:application", "--workers", workers.group(1)]
+            configs.append(Config(name, "bowout", Server(name, args, env, work), env, stats, pg=True))
         elif name == "floor":
             configs.append(Config(name, "floor", Server(name, ["benchmarks.floor:app"], env, work), env))
         elif name == "peer":
@@ -242,20 +245,41 @@ async def prepare_bowout(config: Config, conversations: int) -> None:
     if process.returncode:
         raise RuntimeError(f"preparing {config.name} failed:\n{err.decode()}")
     data = json.loads(out.decode().strip().splitlines()[-1])
-    config.session, config.conversations = data["session"], data["conversations"]
+    config.conversations = [tuple(row) for row in data["conversations"]]
 
 
-def pg_backend_cpu() -> dict[int, float]:
+def pg_backends() -> list[int]:
+    """The PostgreSQL backends connected to the bench database (only one server runs at a time)."""
     import psycopg
 
     with psycopg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        pids = [
-            row[0]
-            for row in conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s", [PG_URL.rsplit("/", 1)[1]]
-            )
-        ]
-    return cpu_seconds(pids)
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [PG_URL.rsplit("/", 1)[1]])
+        return [row[0] for row in rows]
+
+
+def pg_backend_cpu() -> dict[int, float]:
+    return cpu_seconds(pg_backends())
+
+
+def redis_stats() -> tuple[float, int]:
+    """(CPU seconds of the Redis server, commands it has run). The server is shared by everyone on
+    this machine (other databases than the bench's db 7), so both are upper bounds for a point."""
+    import redis
+
+    info = redis.Redis.from_url(REDIS_URL).info()
+    cpu = cpu_seconds([int(info["process_id"])]).get(int(info["process_id"]))
+    if cpu is None:  # not readable here: Redis's own count
+        cpu = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    return cpu, int(info["total_commands_processed"])
+
+
+async def sample_connections(peak: list[int], stop: asyncio.Event) -> None:
+    """The most PostgreSQL connections open to the bench database while a point runs."""
+    while not stop.is_set():
+        with contextlib.suppress(Exception):
+            peak[0] = max(peak[0], len(await asyncio.to_thread(pg_backends)))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.25)
 
 
 # --- The load ----------------------------------------------------------------------------------------
@@ -277,8 +301,10 @@ def is_done(kind: str, frame: str) -> bool:
     return frame == '{"done":true}'
 
 
-async def one_reply(config: Config, url: str, reply: Reply, go: asyncio.Event, ready, wait_s: float) -> None:
-    headers = {"Cookie": f"sessionid={config.session}"} if config.session else {}
+async def one_reply(
+    config: Config, url: str, session: str, reply: Reply, go: asyncio.Event, ready, wait_s: float
+) -> None:
+    headers = {"Cookie": f"sessionid={session}"} if session else {}
     text = f"Benchmark reply tokens={reply.tokens} nonce={reply.nonce}"
     try:
         async with connect(
@@ -361,7 +387,7 @@ async def run_point(
     config: Config, c: int, tokens: int, model_url: str, measure: bool = True, on_go=None
 ) -> dict:
     duration = tokens / RATE
-    conversations = config.take_conversations(c) if config.kind == "bowout" else [""] * c
+    conversations = config.take_conversations(c) if config.kind == "bowout" else [("", "")] * c
     ws_base = f"ws://127.0.0.1:{config.server.port}"
     replies = [Reply(uuid.uuid4().hex[:12], tokens) for _ in range(c)]
     go, connected = asyncio.Event(), 0
@@ -379,13 +405,14 @@ async def run_point(
             one_reply(
                 config,
                 f"{ws_base}/ws/c/{cid}/" if config.kind == "bowout" else f"{ws_base}/ws/",
+                session,
                 r,
                 go,
                 ready,
                 wait_s,
             )
         )
-        for cid, r in zip(conversations, replies, strict=True)
+        for (cid, session), r in zip(conversations, replies, strict=True)
     ]
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(60):
@@ -395,16 +422,26 @@ async def run_point(
     load = os.getloadavg()
     cpu_before = cpu_seconds(pids)
     pg_before = pg_backend_cpu() if config.pg else {}
-    writes_before = config.writes()
+    redis_before = redis_stats() if config.pg or config.kind == "peer" else None
+    writes_before, queries_before = config.statements()
+    peak_connections, sampled = [0], asyncio.Event()
+    sampler = asyncio.create_task(sample_connections(peak_connections, sampled)) if config.pg else None
     if on_go is not None:
         await on_go()
     go.set()
     await asyncio.gather(*tasks)
     cpu_after = cpu_seconds(config.server.pids())
     pg_after = pg_backend_cpu() if config.pg else {}
-    await drain(model_url)  # writes per reply count every reply to its end, delivered or not
+    redis_after = redis_stats() if redis_before is not None else None
+    sampled.set()
+    if sampler is not None:
+        await sampler
+    # Writes per reply count every reply to its end, delivered or not; and replies of a failed point go
+    # on (a closed tab loses nothing): the next point must not measure them.
+    await drain(model_url, limit=2 * duration + 60)
     await asyncio.sleep(1.1)  # the write counters are dumped every 0.5 s
-    writes = config.writes() - writes_before
+    writes_after, queries_after = config.statements()
+    writes, queries = writes_after - writes_before, queries_after - queries_before
     model_side = json.loads(urllib.request.urlopen(f"{model_url}/starts", timeout=10).read())
     starts, model_sent = model_side["starts"], model_side["sent"]
     if not measure:
@@ -439,8 +476,11 @@ async def run_point(
                 latencies.append(at - (start + (first_new + 1) / RATE))
             previous = length
     cpu = sum(cpu_after.get(p, 0) - cpu_before.get(p, 0) for p in cpu_after)
+    # A backend that connected during the point counts from zero.
     pg_cpu = sum(pg_after.get(p, 0) - pg_before.get(p, 0) for p in pg_after)
+    redis_cpu = redis_after[0] - redis_before[0] if redis_before and redis_after else 0.0
     tokens_delivered = max(1, delivered // TOKEN_CHARS)
+    enough = delivered * 20 >= sent_chars  # a ratio over a handful of tokens says nothing
     point = {
         "c": c,
         "tokens": tokens,
@@ -454,16 +494,25 @@ async def run_point(
         "ttft_p99_ms": ms(percentile(ttft, 99)),
         "update_p50_ms": ms(percentile(latencies, 50)),
         "update_p99_ms": ms(percentile(latencies, 99)),
-        # None when next to nothing arrived: a ratio over a handful of tokens says nothing.
-        "cpu_s_per_1000_tokens": round(cpu / tokens_delivered * 1000, 3)
-        if delivered * 20 >= sent_chars
-        else None,
+        # Workers only; then PostgreSQL's backends and the Redis server; then all of it.
+        "cpu_s_per_1000_tokens": round(cpu / tokens_delivered * 1000, 3) if enough else None,
         "db_cpu_s_per_1000_tokens": round(pg_cpu / tokens_delivered * 1000, 3)
-        if config.pg and delivered * 20 >= sent_chars
+        if config.pg and enough
         else None,
+        "redis_cpu_s_per_1000_tokens": round(redis_cpu / tokens_delivered * 1000, 3)
+        if redis_before and enough
+        else None,
+        "total_cpu_s_per_1000_tokens": round((cpu + pg_cpu + redis_cpu) / tokens_delivered * 1000, 3)
+        if enough
+        else None,
+        "redis_commands_per_reply": round((redis_after[1] - redis_before[1]) / c, 1)
+        if redis_before and redis_after
+        else None,
+        "pg_connections_peak": peak_connections[0] if config.pg else None,
         "peak_rss_mb": peak_rss_mb(config.server.pids()),
         "bytes_per_reply": round(statistics.mean(sizes)) if sizes else 0,
         "db_writes_per_reply": round(writes / c, 1) if config.stats_dir else None,
+        "db_queries_per_reply": round(queries / c, 1) if config.stats_dir else None,
         "load_average": [round(x, 2) for x in load],
         "errors": sorted({r.error for r in replies if r.error}),
         "model_never_reached": sum(1 for r in replies if r.nonce not in starts),
@@ -544,14 +593,19 @@ async def sweep(
 
 
 def format_point(name: str, p: dict) -> str:
-    db = f" +{p['db_cpu_s_per_1000_tokens']}db" if p.get("db_cpu_s_per_1000_tokens") is not None else ""
+    extra = ""
+    if p.get("total_cpu_s_per_1000_tokens") is not None and p.get("db_cpu_s_per_1000_tokens") is not None:
+        extra = f" (+{p['db_cpu_s_per_1000_tokens']} pg +{p['redis_cpu_s_per_1000_tokens']} redis)"
     writes = p["db_writes_per_reply"] if p["db_writes_per_reply"] is not None else "-"
+    queries = p.get("db_queries_per_reply") if p.get("db_queries_per_reply") is not None else "-"
+    conns = f"  pg conns {p['pg_connections_peak']}" if p.get("pg_connections_peak") is not None else ""
     return (
         f"{name:14} C={p['c']:<4} {'holds' if p['holds'] else 'FAILS':5} "
         f"done<2x {p['completed_within_2x'] * 100:5.1f}%  lost {p['lost']:<5} exact {p['exact']}/{p['c']:<4} "
         f"ttft {p['ttft_p50_ms']}/{p['ttft_p99_ms']} ms  upd {p['update_p50_ms']}/{p['update_p99_ms']} ms  "
-        f"cpu/1k {p['cpu_s_per_1000_tokens']}{db} s  rss {p['peak_rss_mb']} MB  "
-        f"{p['bytes_per_reply'] / 1024:.1f} KB/reply  writes/reply {writes}  load {p['load_average'][0]}"
+        f"cpu/1k {p['cpu_s_per_1000_tokens']}{extra} s  rss {p['peak_rss_mb']} MB  "
+        f"{p['bytes_per_reply'] / 1024:.1f} KB/reply  writes/reply {writes}  queries/reply {queries}{conns}  "
+        f"load {p['load_average'][0]}"
     )
 
 
@@ -567,19 +621,24 @@ def largest_holding(points: list[dict]) -> int:
 def ratios(report: dict) -> dict:
     out = {}
     configs = report["configs"]
-    for bowout in ("bowout-sqlite", "bowout-pg2"):
-        if bowout not in configs:
-            continue
-        for other in ("floor", "peer"):
-            if other not in configs:
+    for bowout in (name for name in configs if name.startswith("bowout-")):
+        for other in ("floor", "peer", "bowout-sqlite"):
+            if other not in configs or other == bowout:
                 continue
             mine, theirs = configs[bowout], configs[other]
             by_c = {p["c"]: p for p in theirs["points"]}
             shared = [(p, by_c[p["c"]]) for p in mine["points"] if p["c"] in by_c]
             out[f"{bowout}/{other}"] = {
                 "largest_c_that_holds": _ratio(mine["largest_c_that_holds"], theirs["largest_c_that_holds"]),
-                "cpu_per_1000_tokens_by_c": {
-                    p["c"]: _ratio(p["cpu_s_per_1000_tokens"], q["cpu_s_per_1000_tokens"]) for p, q in shared
+                "total_cpu_per_1000_tokens_by_c": {
+                    p["c"]: _ratio(p["total_cpu_s_per_1000_tokens"], q["total_cpu_s_per_1000_tokens"])
+                    for p, q in shared
+                },
+                "ttft_p50_minus_ms_by_c": {
+                    p["c"]: round(p["ttft_p50_ms"] - q["ttft_p50_ms"], 1)
+                    if p["ttft_p50_ms"] is not None and q["ttft_p50_ms"] is not None
+                    else None
+                    for p, q in shared
                 },
                 "update_p99_by_c": {
                     p["c"]: _ratio(p["update_p99_ms"], q["update_p99_ms"]) for p, q in shared
@@ -604,26 +663,61 @@ def chart(report: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.5))
     for name, data in report["configs"].items():
         cs = [p["c"] for p in data["points"]]
         left.plot(cs, [p["completed_within_2x"] * 100 for p in data["points"]], marker="o", label=name)
+        middle.plot(cs, [p["ttft_p50_ms"] or 0 for p in data["points"]], marker="o", label=name)
         right.plot(cs, [p["update_p99_ms"] or 0 for p in data["points"]], marker="o", label=name)
+    seconds = 2 * report["tokens"] / RATE
     left.set(
-        xscale="log", xlabel="simultaneous replies (C)", ylabel="% finished within 2x (12 s)", ylim=(0, 105)
+        xscale="log",
+        xlabel="simultaneous replies (C)",
+        ylabel=f"% finished within 2x ({seconds:g} s)",
+        ylim=(0, 105),
+    )
+    middle.set(
+        xscale="log", yscale="log", xlabel="simultaneous replies (C)", ylabel="time to first text p50 (ms)"
     )
     right.set(xscale="log", yscale="log", xlabel="simultaneous replies (C)", ylabel="p99 update latency (ms)")
     right.axhline(HOLD_LATENCY_P99 * 1000, color="grey", linestyle="--", linewidth=1)
     left.axhline(HOLD_COMPLETION * 100, color="grey", linestyle="--", linewidth=1)
-    for ax in (left, right):
+    for ax in (left, middle, right):
         ax.grid(True, alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize="small")
     load = report["load_average_start"][0]
     fig.suptitle(
         f"Streaming {report['tokens']}-token replies at {RATE:g} tokens/s (load average at start {load})"
     )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+
+
+async def measure_config(config: Config, args, model_url: str, results_dir: Path, log) -> dict:
+    """One configuration from start to stop, so its PostgreSQL connections and CPU are its own."""
+    config.server.start()
+    try:
+        config.server.wait_ready()
+        # A few replies to warm imports, connections and caches of every worker before measuring.
+        await run_point(config, 8, 10, model_url, measure=False)
+        points = await sweep(config, args.points, set(args.must), args.tokens, model_url, log)
+        result = {
+            "points": points,
+            "largest_c_that_holds": largest_holding(points),
+            "bytes_per_reply_300": points[0]["bytes_per_reply"] if args.tokens == 300 and points else None,
+        }
+        if config.name in args.profile:
+            result["profile"] = await profile_point(
+                config, args.profile_c, args.tokens, model_url, results_dir
+            )
+        if args.long_c:
+            point = await run_point(config, args.long_c, 1500, model_url)
+            result["bytes_per_reply_1500"] = point["bytes_per_reply"]
+            result["long_point"] = point
+            log(format_point(config.name, point))
+        return result
+    finally:
+        config.server.stop()
 
 
 async def main_async(args) -> dict:
@@ -641,6 +735,7 @@ async def main_async(args) -> dict:
         "tokens_per_second": RATE,
         "tokens": args.tokens,
         "points": args.points,
+        "summary_c": args.summary_c,
         "configs": {},
     }
     model = Server("model", ["benchmarks.model_server:app"], base_env(""), work)
@@ -648,39 +743,19 @@ async def main_async(args) -> dict:
     model_url = f"http://127.0.0.1:{model.port}"
     configs = make_configs(args.configs, model_url, work)
     reset_services(configs)
-    total_conversations = sum(args.points) + args.long_c + args.profile_c + 5
+    total_conversations = sum(args.points) + args.long_c + args.profile_c + 8
     try:
         model.wait_ready()
-        await asyncio.gather(*(prepare_bowout(c, total_conversations) for c in configs if c.kind == "bowout"))
-        for config in configs:
-            config.server.start()
-        for config in configs:
-            config.server.wait_ready()
-        # One reply each to warm imports, connections and caches before measuring.
-        await asyncio.gather(*(run_point(c, 1, 10, model_url, measure=False) for c in configs))
+        bowouts = [c for c in configs if c.kind == "bowout"]
+        # SQLite files are their own; the PostgreSQL configurations share one database, so one at a time.
+        await asyncio.gather(*(prepare_bowout(c, total_conversations) for c in bowouts if not c.pg))
+        for config in (c for c in bowouts if c.pg):
+            await prepare_bowout(config, total_conversations)
         log(
             f"load average {report['load_average_start']} on {report['cpus']} CPUs (shared machine: see README)"
         )
         for config in configs:
-            points = await sweep(config, args.points, set(args.must), args.tokens, model_url, log)
-            report["configs"][config.name] = {
-                "points": points,
-                "largest_c_that_holds": largest_holding(points),
-                "bytes_per_reply_300": points[0]["bytes_per_reply"]
-                if args.tokens == 300 and points
-                else None,
-            }
-        for config in configs:
-            if config.name in args.profile:
-                report["configs"][config.name]["profile"] = await profile_point(
-                    config, args.profile_c, args.tokens, model_url, results_dir
-                )
-        if args.long_c:
-            longs = await asyncio.gather(*(run_point(c, args.long_c, 1500, model_url) for c in configs))
-            for config, point in zip(configs, longs, strict=True):
-                report["configs"][config.name]["bytes_per_reply_1500"] = point["bytes_per_reply"]
-                report["configs"][config.name]["long_point"] = point
-                log(format_point(config.name, point))
+            report["configs"][config.name] = await measure_config(config, args, model_url, results_dir, log)
     finally:
         for config in configs:
             config.server.stop()
@@ -690,17 +765,33 @@ async def main_async(args) -> dict:
     return report
 
 
+def summary_row(data: dict, c: int) -> dict:
+    """A configuration's figures at C = c (or its nearest measured point), for the table."""
+    points = data["points"]
+    if not points:
+        return {}
+    return min(points, key=lambda p: (abs(p["c"] - c), p["c"]))
+
+
 def print_summary(report: dict) -> None:
+    c = report["summary_c"]
     print()
-    print(f"{'configuration':14} {'largest C':>9} {'KB/300':>7} {'KB/1500':>8} {'writes/reply':>12}")
+    print(
+        f"{'configuration':14} {'largest C':>9}  at C={c}: {'cpu/1k all':>10} {'ttft p50/p99 ms':>16} "
+        f"{'upd p99':>8} {'KB/reply':>8}   {'pg conns':>8} {'KB/1500':>8} {'writes':>6} {'queries':>7}"
+    )
     for name, data in report["configs"].items():
-        first = data["points"][0] if data["points"] else {}
-        b3 = data.get("bytes_per_reply_300")
+        p = summary_row(data, c)
         b15 = data.get("bytes_per_reply_1500")
-        writes = first.get("db_writes_per_reply")
+        peak = max((q.get("pg_connections_peak") or 0 for q in data["points"]), default=0)
+        at = f"C={p.get('c')}" if p.get("c") != c else ""
         print(
-            f"{name:14} {data['largest_c_that_holds']:>9} {b3 / 1024 if b3 else 0:>7.1f} "
-            f"{b15 / 1024 if b15 else 0:>8.1f} {writes if writes is not None else '-':>12}"
+            f"{name:14} {data['largest_c_that_holds']:>9}  {at:>6}  "
+            f"{p.get('total_cpu_s_per_1000_tokens') or '-':>10} "
+            f"{str(p.get('ttft_p50_ms')) + '/' + str(p.get('ttft_p99_ms')):>16} "
+            f"{p.get('update_p99_ms') or '-':>8} {p.get('bytes_per_reply', 0) / 1024:>8.1f}   "
+            f"{peak or '-':>8} {b15 / 1024 if b15 else 0:>8.1f} "
+            f"{p.get('db_writes_per_reply') or '-':>6} {p.get('db_queries_per_reply') or '-':>7}"
         )
     print()
     for key, value in report["ratios"].items():
@@ -708,15 +799,21 @@ def print_summary(report: dict) -> None:
     print(f"load average: start {report['load_average_start']}, end {report['load_average_end']}")
 
 
+CONFIGS = ["bowout-sqlite", "bowout-pg1", "bowout-pg2", "bowout-pg4", "floor", "peer"]
+
+
 def parse_args(argv: list[str] | None = None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="one small point per configuration, < 1 min")
-    parser.add_argument("--configs", nargs="+", default=["bowout-sqlite", "bowout-pg2", "floor", "peer"])
+    parser.add_argument("--quick", action="store_true", help="one small point per configuration, < 2 min")
+    parser.add_argument(
+        "--configs", nargs="+", default=CONFIGS, help="bowout-sqlite, bowout-pgN, floor, peer"
+    )
     parser.add_argument("--points", nargs="+", type=int, help="values of C to sweep")
     parser.add_argument("--tokens", type=int, help="tokens per reply in the sweep (300; --quick: 150)")
     parser.add_argument("--long-c", type=int, help="replies of 1,500 tokens run at the end (0: none)")
+    parser.add_argument("--summary-c", type=int, help="the C of the summary table (25; --quick: its point)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument("--keep-work", action="store_true", help="keep results/tmp (server logs)")
     parser.add_argument("--name", help="file name of the JSON and PNG (default: bench or bench-quick)")
@@ -730,6 +827,8 @@ def parse_args(argv: list[str] | None = None):
         args.tokens = 150 if args.quick else 300
     if args.points is None:
         args.points = [10] if args.quick else [5, 10, 15, 25, 50, 75, 100, 150, 200, 300, 400]
+    if args.summary_c is None:
+        args.summary_c = args.points[0] if args.quick else 25
     # C = 200 is the issue's comparison point: measured even after a configuration stops holding.
     args.must = [] if args.quick else [200]
     if args.long_c is None:

@@ -167,6 +167,13 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class Started:
+    """The round's message_start: its usage already counts the input the model was asked to process."""
+
+    usage: Any
+
+
+@dataclass(frozen=True)
 class Finished:
     message: ResponseMessage
 
@@ -206,7 +213,7 @@ async def stream_reply(
     tools: list[dict[str, Any]] | None = None,
     model: str = "",
     instructions: str = "",
-) -> AsyncIterator[TextDelta | Finished]:
+) -> AsyncIterator[Started | TextDelta | Finished]:
     """Stream one model round: the words of its text blocks as they arrive, then the final message.
     Thinking (and its summaries) is the model's reasoning, never words to the user: it is kept in the
     final message for the API, not streamed.
@@ -227,7 +234,9 @@ async def stream_reply(
         wrote = False  # some text of this response was yielded
         separate = False  # a new text block began after text: the next words start a paragraph
         async for event in stream:
-            if event.type == "content_block_start" and getattr(event.content_block, "type", None) == "text":
+            if event.type == "message_start":
+                yield Started(event.message.usage)
+            elif event.type == "content_block_start" and getattr(event.content_block, "type", None) == "text":
                 separate = wrote
             elif event.type == "text" and event.text:
                 yield TextDelta((BLOCK_SEPARATOR if separate else "") + event.text)

@@ -1,17 +1,25 @@
+import asyncio
+import contextlib
 import json
 import logging
+import time
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import close_codes, flow, fragments, generation, live, quotas, sessions, workers
+from chat.database import in_database
 from chat.models import Message
 
 logger = logging.getLogger("bowout.chat")
 
 MAX_FRAME_BYTES = 256 * 1024
+# A tab asks for a reply's whole text when it finds a gap: once a second is plenty, and each answer costs
+# the writer a render of the whole text.
+RESYNC_INTERVAL_SECONDS = 1.0
+# A rejected frame of one kind is logged at most once a minute per socket, with how many were rejected.
+REJECTION_LOG_SECONDS = 60.0
 UNREADABLE = "That message could not be read. Reload the page and try again."
 # Also after a password change in this browser: Django gives the session a new key, which this socket
 # cannot learn, so a reload (with the new cookie) is the way on.
@@ -37,7 +45,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.close(code=close_codes.SIGNED_OUT)
             return
         try:
-            conversation = await database_sync_to_async(flow.get_conversation)(
+            conversation = await in_database(flow.get_conversation)(
                 user, self.scope["url_route"]["kwargs"]["conversation_id"]
             )
         except flow.ConversationNotFound:
@@ -46,6 +54,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         self.conversation_id = conversation.pk
+        self._resync_at = 0.0
+        self._rejections: dict[str, tuple[float, int]] = {}
         self.group_name = conversation.group_name
         # Join the group before reading the snapshot, so nothing between the two is missed.
         await self.channel_layer.group_add(self.group_name, self.channel_name)
@@ -53,12 +63,22 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self._join_user_sockets()
         # The page says which state it shows (?v=); a tab that is up to date is left alone.
         shown = parse_qs(self.scope.get("query_string", b"").decode()).get("v", [""])[0]
-        snapshot, streaming = await database_sync_to_async(self._snapshot_and_streaming)(shown)
+        snapshot, streaming = await in_database(self._snapshot_and_streaming)(shown)
         if snapshot:
             await self.send(text_data=snapshot)
         if streaming:
             # The database has the reply as of its last checkpoint; its writer has all of it.
             await live.ask_writer_for_text(self.conversation_id, self.channel_name)
+        self._session_watch = asyncio.create_task(self._watch_session(), name="socket-session-watch")
+
+    async def _watch_session(self) -> None:
+        """An idle tab still reads what is published to it: re-check its session against the store on a
+        schedule, so a session deleted, expired or outdated by a password set in the admin closes it."""
+        while True:
+            await asyncio.sleep(settings.BOWOUT_SESSION_RECHECK_SECONDS)
+            if not await in_database(self._session_is_valid)():
+                await self._close_logged_out()
+                return
 
     def _snapshot_and_streaming(self, shown: str = "") -> tuple[str, bool]:
         snapshot = self._snapshot(shown)
@@ -78,7 +98,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message: dict) -> None:
         # Channels runs close_old_connections on the database thread before every event: a thread hop
         # per stream frame per tab. Layer events carry finished text and touch no database, so they
-        # skip it (the ORM calls elsewhere go through database_sync_to_async, which does its own).
+        # skip it (the ORM calls elsewhere go through in_database, which does its own).
         if message.get("type") == "chat.frame":
             await self.send(text_data=message["frame"])
         elif message.get("type") == "chat.html":
@@ -87,21 +107,25 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await super().dispatch(message)
 
     async def disconnect(self, code: int) -> None:
+        if (watch := getattr(self, "_session_watch", None)) is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
         if hasattr(self, "group_name"):
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
         if hasattr(self, "user"):
             await self.channel_layer.group_discard(sessions.user_group(self.user.pk), self.channel_name)
-            await database_sync_to_async(quotas.unregister_socket)(self.user.pk, self.channel_name)
+            await in_database(quotas.unregister_socket)(self.user.pk, self.channel_name)
 
     async def _join_user_sockets(self) -> None:
         """Listen for this user's logouts, and count this socket; over the limit the oldest ones close."""
         await self.channel_layer.group_add(sessions.user_group(self.user.pk), self.channel_name)
-        evicted = await database_sync_to_async(quotas.register_socket)(self.user.pk, self.channel_name)
+        evicted = await in_database(quotas.register_socket)(self.user.pk, self.channel_name)
         for channel_name in evicted:
             await self.channel_layer.send(channel_name, {"type": "socket.evicted"})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if not await database_sync_to_async(self._session_is_valid)():
+        if not await in_database(self._session_is_valid)():
             await self._close_logged_out()
             return
         data = self._parse(text_data)
@@ -118,7 +142,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         }
         handler = handlers.get(action) if isinstance(action, str) else None
         if handler is None:
-            logger.warning("Socket frame with an unknown action from user %s", self.user.pk)
+            self._log_rejected("unknown action")
             await self.send_error("Unknown action.")
             return
         try:
@@ -132,17 +156,32 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         """A frame as a JSON object, or None (logged) for anything else: binary, too long, not JSON,
         nested deeper than the parser's recursion limit, or JSON that is not an object."""
         if text_data is None or len(text_data) > MAX_FRAME_BYTES:
-            logger.warning("Unreadable socket frame from user %s (binary or too long)", self.user.pk)
+            self._log_rejected("binary or too long")
             return None
         try:
             data = json.loads(text_data)
         except (ValueError, RecursionError) as error:
-            logger.warning("Unreadable socket frame from user %s: %s", self.user.pk, type(error).__name__)
+            self._log_rejected(f"unreadable ({type(error).__name__})")
             return None
         if not isinstance(data, dict):
-            logger.warning("Socket frame from user %s is not a JSON object", self.user.pk)
+            self._log_rejected("not a JSON object")
             return None
         return data
+
+    def _log_rejected(self, kind: str) -> None:
+        """One line per kind of rejected frame per socket per minute, with the count since the last."""
+        now = time.monotonic()
+        logged_at, count = self._rejections.get(kind, (-REJECTION_LOG_SECONDS, 0))
+        if now - logged_at < REJECTION_LOG_SECONDS:
+            self._rejections[kind] = (logged_at, count + 1)
+            return
+        self._rejections[kind] = (now, 0)
+        logger.warning(
+            "Rejected socket frame (%s)%s",
+            kind,
+            f", and {count} more since the last line" if count else "",
+            extra={"user_id": self.user.pk, "conversation_id": str(self.conversation_id)},
+        )
 
     def _session_is_valid(self) -> bool:
         session = self.scope.get("session")
@@ -158,7 +197,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         session = self.scope.get("session")
         if event.get("ended_session") and session and session.session_key == event["ended_session"]:
             await self._close_logged_out()
-        elif not await database_sync_to_async(self._session_is_valid)():
+        elif not await in_database(self._session_is_valid)():
             await self._close_logged_out()
 
     async def socket_evicted(self, event: dict) -> None:
@@ -166,41 +205,35 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self.close(code=close_codes.FORBIDDEN)
 
     async def send_message(self, data: dict) -> None:
-        posted = await database_sync_to_async(flow.post_user_message)(
-            self.user, self.conversation_id, data.get("text"), data.get("client_id")
+        posted = await generation.send_message(
+            self.user, self.conversation_id, data.get("text"), data.get("client_id"), through=in_database
         )
         if not posted.created:
             # A resend after a reconnect: nothing new, but make sure this tab shows what exists.
-            await self.send(text_data=await database_sync_to_async(self._snapshot)())
-            return
-        await fragments.publish(self.conversation_id, fragments.render_posted(posted))
-        if posted.reply is not None:  # always, for a new send
-            generation.start_generation(posted.reply)
+            await self.send(text_data=await in_database(self._snapshot)())
 
     async def stop_reply(self, data: dict) -> None:
-        reply = await database_sync_to_async(flow.request_stop)(self.user, self.conversation_id)
+        reply = await in_database(flow.request_stop)(self.user, self.conversation_id)
         if reply is not None:
             await generation.stop_generation(self.conversation_id, reply.pk)
 
     async def resync_reply(self, data: dict) -> None:
-        """The tab missed part of a streaming reply: its writer sends this tab the whole text."""
+        """The tab missed part of a streaming reply: its writer sends this tab the whole text. Once a
+        second at most; a tab asking more often is answered by the next frame or the finished reply."""
+        now = time.monotonic()
+        if now - self._resync_at < RESYNC_INTERVAL_SECONDS:
+            self._log_rejected("resync too soon")
+            return
+        self._resync_at = now
         await live.ask_writer_for_text(self.conversation_id, self.channel_name)
 
     async def retry_reply(self, data: dict) -> None:
-        reply = await database_sync_to_async(flow.retry_reply)(
-            self.user, self.conversation_id, data.get("message_id")
+        await generation.retry_reply(
+            self.user, self.conversation_id, data.get("message_id"), through=in_database
         )
-        await fragments.publish(self.conversation_id, fragments.render_appended(reply))
-        generation.start_generation(reply)
 
     async def regenerate_reply(self, data: dict) -> None:
-        reply = await database_sync_to_async(flow.regenerate_reply)(
-            self.user, self.conversation_id, data.get("message_id")
-        )
-        # The whole list: every tab swaps the earlier version for the new one being written.
-        snapshot = await database_sync_to_async(fragments.render_snapshot)(reply.conversation)
-        await fragments.publish(self.conversation_id, snapshot)
-        generation.start_generation(reply)
+        await generation.regenerate_reply(self.user, self.conversation_id, data.get("message_id"))
 
     async def send_error(self, text: str) -> None:
         await self.send(text_data=fragments.render_error(text))

@@ -173,6 +173,18 @@ def parse_client_id(value: Any) -> uuid.UUID | None:
 # --- Posting --------------------------------------------------------------------------------------
 
 
+def new_conversation(user) -> Conversation:
+    """New chat: the latest chat if it is still empty and open (pressing twice, or sixteen tabs at once,
+    make one), else a new one. Under the user's row lock, so simultaneous clicks are put in line."""
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+        latest = Conversation.objects.for_user(user).recent_first().first()
+        if latest is not None and not latest.messages.exists() and not latest.is_ended:
+            return latest
+        _enforce(quotas.spend_new_chat(user))
+        return Conversation.objects.create(user=user)
+
+
 @dataclass
 class Posted:
     conversation: Conversation
@@ -456,6 +468,7 @@ def rate_message(user, conversation_id: Any, message_id: Any, rating: Any) -> Me
         message = conversation.messages.get(pk=int(message_id), role=Message.Role.ASSISTANT)
     except (Message.DoesNotExist, ValueError, TypeError):
         raise InvalidMessage("Only Claude's replies can be rated.") from None
+    _enforce(quotas.spend_feedback(user))
     with transaction.atomic():
         MessageRating.objects.update_or_create(message=message, user=user, defaults={"rating": rating})
         if rating == MessageRating.Rating.DOWN:
@@ -476,6 +489,7 @@ def give_end_feedback(
     if not appeal and not mistaken and not text:
         raise InvalidMessage("Tick the box or write a few words before sending feedback.")
     kind = UserRequest.Kind.APPEAL if appeal else UserRequest.Kind.END_FEEDBACK
+    _enforce(quotas.spend_feedback(user))
     with transaction.atomic():
         # One open request of each kind per conversation: sending again updates it, so staff see one
         # request with the latest words instead of a pile of repeats.

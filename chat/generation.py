@@ -8,20 +8,26 @@ import contextlib
 import contextvars
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anthropic
 import httpx2
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chat import claude, flow, fragments, history, live, turns, welfare, workers
+from chat import claude, flow, fragments, history, live, logfields, turns, welfare, workers
+from chat.database import in_database
 from chat.markdown import render_markdown
 from chat.models import ConversationEvent, Message
 from chat.turns import TurnProgress
 
 logger = logging.getLogger("bowout.chat")
+
+# How an entry point's writes reach the database: sync_to_async in a request, in_database on a socket.
+Through = Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]]
 
 # Replies generating in this process, so Stop can cancel one at once and nothing is collected early.
 _running: dict[int, asyncio.Task] = {}
@@ -29,11 +35,66 @@ _running: dict[int, asyncio.Task] = {}
 _live: dict[int, live.LiveReply] = {}
 
 
+# --- Starting a reply: the one way in for the socket and the HTTP views --------------------------------
+
+
+async def send_message(
+    user, conversation_id: Any, text: Any, client_id: Any = None, *, through: Through = sync_to_async
+) -> flow.Posted:
+    """Post the user's message and start its reply, written by this process and heartbeated like every
+    other (chat/workers.py). A repeated client id starts nothing: it returns what the first send made.
+
+    `through` is how the writes reach the database. In a request, asgiref's sync_to_async (the default):
+    the request's own thread and connection, which Django closes itself (Channels' database_sync_to_async
+    would close it mid-request and end the request's transaction). On a socket, chat.database.in_database:
+    on PostgreSQL one of the pool's threads, so a burst of sends does not wait in one line."""
+    posted = await through(flow.post_user_message)(user, conversation_id, text, client_id)
+    if posted.created and posted.reply is not None:  # a new send always comes with its reply
+        await fragments.publish(posted.conversation, fragments.render_posted(posted))
+        start_generation(posted.reply)
+    return posted
+
+
+async def retry_reply(
+    user, conversation_id: Any, message_id: Any, *, through: Through = sync_to_async
+) -> Message:
+    """A new reply to the last user message, started like any other (`through`: as for send_message)."""
+    reply = await through(flow.retry_reply)(user, conversation_id, message_id)
+    await fragments.publish(reply.conversation_id, fragments.render_appended(reply))
+    start_generation(reply)
+    return reply
+
+
+async def regenerate_reply(user, conversation_id: Any, message_id: Any) -> Message:
+    """Another version of the last reply (the earlier ones are kept), started like any other."""
+    reply = await sync_to_async(flow.regenerate_reply)(user, conversation_id, message_id)
+    # The whole list: every tab swaps the earlier version for the new one being written.
+    await fragments.publish(
+        reply.conversation_id, await sync_to_async(fragments.render_snapshot)(reply.conversation)
+    )
+    start_generation(reply)
+    return reply
+
+
+async def edit_message(user, conversation_id: Any, message_id: Any, text: Any) -> flow.Posted:
+    """Edit an earlier message: a new branch with the history up to it, and its reply started."""
+    posted = await sync_to_async(flow.branch_from_message)(user, conversation_id, message_id, text)
+    assert posted.reply is not None, "a branch always starts with a reply"
+    start_generation(posted.reply)
+    return posted
+
+
 def start_generation(reply: Message) -> asyncio.Task:
     # A fresh context: a task started by a view would otherwise inherit the request's thread-sensitive
     # executor, which is shut down when the response is sent, and its database calls would then fail.
+    fields = {
+        "user_id": reply.conversation.user_id,
+        "conversation_id": reply.conversation_id,
+        "reply_id": reply.pk,
+        "request_id": logfields.current("request_id") or None,
+    }
     task = asyncio.create_task(
-        _generate_as_writer(reply.pk, reply.conversation_id),
+        _generate_as_writer(reply.pk, reply.conversation_id, fields),
         name=f"reply-{reply.pk}",
         context=contextvars.Context(),
     )
@@ -43,9 +104,10 @@ def start_generation(reply: Message) -> asyncio.Task:
     return task
 
 
-async def _generate_as_writer(reply_id: int, conversation_id: uuid.UUID) -> Message | None:
+async def _generate_as_writer(reply_id: int, conversation_id: uuid.UUID, fields: dict) -> Message | None:
     """The reply, with a writer channel open while it streams, so Stop and tabs that need its whole
-    text reach this process from any worker."""
+    text reach this process from any worker. Every log line of it carries `fields`."""
+    logfields.bind(**fields)
     async with live.LiveReply(reply_id, conversation_id, lambda: cancel_local_generation(reply_id)) as writer:
         _live[reply_id] = writer
         try:
@@ -128,11 +190,17 @@ def _log_failed_checkpoint(checkpoint: asyncio.Future) -> None:
         logger.warning("Checkpoint failed: %r", checkpoint.exception())
 
 
-def _save_progress(reply_id: int, text: str) -> bool:
-    """Save the text so far; False when the reply is no longer streaming (Stop or an end, anywhere)."""
+def _save_progress(reply_id: int, text: str, charged: turns.Usage) -> bool:
+    """Save the text so far and the tokens charged so far (the day's quota counts them while the reply
+    streams, and after a crash); False when the reply is no longer streaming (Stop or an end, anywhere)."""
     return bool(
         Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING).update(
-            content=text, updated_at=timezone.now()
+            content=text,
+            input_tokens=charged.input,
+            output_tokens=charged.output,
+            cache_read_tokens=charged.cache_read,
+            cache_creation_tokens=charged.cache_creation,
+            updated_at=timezone.now(),
         )
     )
 
@@ -191,11 +259,15 @@ async def generate_reply(reply_id: int) -> Message | None:
         return await _generate(reply_id)
     except asyncio.CancelledError:
         raise
+    except Message.DoesNotExist:
+        # Its chat, or the whole account, was deleted while it was written: nothing is left to finish.
+        logger.info("Reply %s was deleted while it was written", reply_id)
+        return None
     except Exception:
         # A last net under the one above (say, the database failing while the reply is finished): the
         # reply must not be left "writing", refusing every later message of the chat.
         logger.exception("Reply %s could not be finished", reply_id)
-        await database_sync_to_async(_mark_failed)(reply_id)
+        await in_database(_mark_failed)(reply_id)
         return None
 
 
@@ -206,7 +278,7 @@ def _mark_failed(reply_id: int) -> None:
 
 
 async def _generate(reply_id: int) -> Message:
-    reply, messages = await database_sync_to_async(_load_for_generation)(reply_id)
+    reply, messages = await in_database(_load_for_generation)(reply_id)
     if reply.status != Message.Status.STREAMING:
         return reply  # stopped, or the conversation ended, before it began
     conversation_id = reply.conversation_id
@@ -234,16 +306,18 @@ async def _generate(reply_id: int) -> Message:
         if checkpoint is None and now - last_checkpoint >= checkpoint_every:
             # Saved on a schedule, not per flush, and without holding up the stream: writes per reply
             # grow with its duration, not its tokens; a crash loses at most `checkpoint_every` seconds.
-            # The final save goes through the same database thread after this one, and only moves a
-            # reply that is still streaming, so a late checkpoint cannot overwrite it.
+            # A checkpoint only moves a reply that is still streaming, and the final save waits for the
+            # one in flight, so a late checkpoint cannot overwrite the finished reply.
             last_checkpoint = now
-            checkpoint = asyncio.ensure_future(database_sync_to_async(_save_progress)(reply_id, text))
+            checkpoint = asyncio.ensure_future(
+                in_database(_save_progress)(reply_id, text, progress.charged())
+            )
             checkpoint.add_done_callback(_log_failed_checkpoint)
         return True
 
     async def on_decision(decision: welfare.Decision, tool_input: dict) -> None:
         if not decision.ends:
-            await database_sync_to_async(_record_decision)(reply_id, conversation_id, decision, tool_input)
+            await in_database(_record_decision)(reply_id, conversation_id, decision, tool_input)
 
     status: str = Message.Status.COMPLETE
     error = ""
@@ -276,9 +350,13 @@ async def _generate(reply_id: int) -> Message:
             logger.warning("Reply %s failed: %r", reply_id, exc)
         else:
             logger.exception("Reply %s failed on an unexpected error", reply_id)
+        if isinstance(exc, anthropic.APIStatusError) and exc.status_code != 200:
+            progress.round_charge = None  # refused before its stream began: the model processed nothing
         progress.keep_partial_round()
         status = Message.Status.INTERRUPTED if progress.text else Message.Status.FAILED
         error = claude.describe_error(exc)
+    if checkpoint is not None:
+        await asyncio.wait([checkpoint])  # its failure is logged by its callback
     return await _finish_and_publish(reply_id, progress, status, error)
 
 
@@ -298,11 +376,11 @@ def outcome_of(progress: TurnProgress) -> tuple[str, str]:
 
 
 async def _finish_and_publish(reply_id: int, progress: TurnProgress, status: str, error: str) -> Message:
-    reply = await database_sync_to_async(_finish)(reply_id, progress, status, error)
+    reply = await in_database(_finish)(reply_id, progress, status, error)
     if reply.conversation.is_ended:
-        html = await database_sync_to_async(fragments.render_snapshot)(reply.conversation)
+        html = await in_database(fragments.render_snapshot)(reply.conversation)
     else:
-        html = await database_sync_to_async(fragments.render_finished)(reply)
+        html = await in_database(fragments.render_finished)(reply)
         html += fragments.render_controls(reply.conversation, streaming=False)
         if (
             reply.status in (Message.Status.FAILED, Message.Status.INTERRUPTED)

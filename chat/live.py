@@ -51,9 +51,10 @@ class LiveReply:
         self._listener: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> LiveReply:
-        layer = _layer()
-        self._channel = await layer.new_channel()
-        await layer.group_add(writer_group(self.conversation_id), self._channel)
+        # The writer's channel opens alongside the model call, not before it: on Redis it is two
+        # subscriptions, round trips the first words would otherwise wait for. A Stop sent before it is
+        # open is seen at the next checkpoint (the stopped mark in the database is the authority), and
+        # a tab asking for the text then asks again when the next frame shows it a gap.
         self._listener = asyncio.create_task(self._listen(), name=f"writer-{self.reply_id}")
         return self
 
@@ -62,8 +63,9 @@ class LiveReply:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
-        with contextlib.suppress(Exception):  # a layer gone at shutdown must not hide the reply's fate
-            await _layer().group_discard(writer_group(self.conversation_id), self._channel)
+        if self._channel:
+            with contextlib.suppress(Exception):  # a layer gone at shutdown must not hide the reply's fate
+                await _layer().group_discard(writer_group(self.conversation_id), self._channel)
 
     async def publish_new_text(self) -> None:
         """Send what the tabs do not have yet: one small frame, however long the reply already is."""
@@ -82,8 +84,10 @@ class LiveReply:
 
     async def _listen(self) -> None:
         layer = _layer()
+        channel = self._channel = await layer.new_channel()
+        await layer.group_add(writer_group(self.conversation_id), channel)
         while True:
-            message = await layer.receive(self._channel)
+            message = await layer.receive(channel)
             kind = message.get("type")
             if kind == "writer.stop" and message.get("reply_id") in (None, self.reply_id):
                 self.on_stop()

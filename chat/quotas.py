@@ -10,11 +10,14 @@ refusal into an HTTP 429 or a socket error, before anything is saved or any mode
 """
 
 import datetime as dt
+import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db.models import F, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -67,14 +70,71 @@ def when(moment: dt.datetime) -> str:
     return f"in {span} (at {moment.astimezone(dt.UTC):%H:%M:%S} UTC)"
 
 
+# A token bucket per user in the shared store: full, it holds a minute's messages, and it refills evenly
+# over the minute. A burst of quick messages ("ok", "thanks", "and?") passes; a steady flood is held to
+# the rate; the day's token quota (below) is the real guard on what replies cost. On Redis one script
+# reads and writes the bucket, so two workers spending at once cannot both take the last message.
+_TAKE = """
+local capacity = tonumber(ARGV[1])
+local per_second = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second)
+local taken = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  taken = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(capacity / per_second) + 1)
+return {taken, tostring(tokens)}
+"""
+
+
+def _take_from_bucket(name: str, user_id: int, capacity: int, per_second: float) -> tuple[bool, float]:
+    """Take one from the user's bucket; returns whether there was one and how many are left."""
+    key = f"quota:{name}:{user_id}"
+    now = time.time()
+    redis = _redis_client(key)
+    if redis is not None:
+        client, full_key = redis
+        taken, left = client.eval(_TAKE, 1, full_key, capacity, per_second, now)
+        return bool(taken), float(left)
+    with _local_lock:
+        tokens, at = cache.get(key, (capacity, now))
+        tokens = min(capacity, tokens + max(0.0, now - at) * per_second)
+        taken = tokens >= 1
+        tokens -= 1 if taken else 0
+        cache.set(key, (tokens, now), timeout=int(capacity / per_second) + 1)
+    return taken, tokens
+
+
 def spend_model_call(user) -> Refusal | None:
-    """One more message, retry or edit (each one calls the model) this minute."""
+    """One more message, retry or edit (each one calls the model): up to BOWOUT_MESSAGES_PER_MINUTE at
+    once, then as fast as the bucket refills."""
     limit = settings.BOWOUT_MESSAGES_PER_MINUTE
-    count, reset = _spend("messages", user.pk, MINUTE)
+    per_second = limit / MINUTE
+    taken, left = _take_from_bucket("messages", user.pk, limit, per_second)
+    if taken:
+        return None
+    reset = timezone.now() + dt.timedelta(seconds=(1 - left) / per_second)
+    return Refusal(
+        f"You have sent {limit} messages in a minute, the most allowed. "
+        f"You can send again {when(reset)}. Your text is kept.",
+        reset,
+    )
+
+
+def spend_feedback(user) -> Refusal | None:
+    """One more rating, feedback or appeal this minute: each writes a row staff read."""
+    limit = settings.BOWOUT_FEEDBACK_PER_MINUTE
+    count, reset = _spend("feedback", user.pk, MINUTE)
     if count > limit:
         return Refusal(
-            f"You have sent {limit} messages in a minute, the most allowed. "
-            f"You can send again {when(reset)}. Your text is kept.",
+            f"You have sent {limit} ratings or feedback notes in a minute, the most allowed. "
+            f"You can send more {when(reset)}.",
             reset,
         )
     return None
@@ -155,18 +215,58 @@ def _sockets_key(user_id: int) -> str:
     return f"quota:sockets:{user_id}"
 
 
+# On Redis the registry is a sorted set (score: when the socket opened) changed by one script per call, so
+# workers registering at once cannot lose each other's sockets. The database cache serves one process
+# only (several workers need Redis for the channel layer anyway), where a lock makes each change whole.
+_REGISTER = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
+if over > 0 then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, over - 1)
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
+  return oldest
+end
+return {}
+"""
+_local_lock = threading.Lock()
+
+
+def _redis_client(key: str) -> tuple[Any, str] | None:
+    """The Redis connection behind the shared cache and the key as stored there, or None off Redis."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    full_key = backend.make_and_validate_key(key)
+    return backend._cache.get_client(full_key, write=True), full_key
+
+
 def register_socket(user_id: int, channel_name: str) -> list[str]:
     """Record an open socket; returns the channel names that must now be closed (the oldest ones)."""
     key = _sockets_key(user_id)
-    open_ = [name for name in cache.get(key, []) if name != channel_name] + [channel_name]
-    overflow = len(open_) - settings.BOWOUT_OPEN_SOCKETS
-    evicted, kept = (open_[:overflow], open_[overflow:]) if overflow > 0 else ([], open_)
-    cache.set(key, kept, timeout=SOCKETS_TTL)
+    redis = _redis_client(key)
+    if redis is not None:
+        client, full_key = redis
+        evicted = client.eval(
+            _REGISTER, 1, full_key, time.time(), channel_name, settings.BOWOUT_OPEN_SOCKETS, SOCKETS_TTL
+        )
+        return [name.decode() if isinstance(name, bytes) else name for name in evicted]
+    with _local_lock:
+        open_ = [name for name in cache.get(key, []) if name != channel_name] + [channel_name]
+        overflow = len(open_) - settings.BOWOUT_OPEN_SOCKETS
+        evicted, kept = (open_[:overflow], open_[overflow:]) if overflow > 0 else ([], open_)
+        cache.set(key, kept, timeout=SOCKETS_TTL)
     return evicted
 
 
 def unregister_socket(user_id: int, channel_name: str) -> None:
     key = _sockets_key(user_id)
-    open_ = cache.get(key, [])
-    if channel_name in open_:
-        cache.set(key, [name for name in open_ if name != channel_name], timeout=SOCKETS_TTL)
+    redis = _redis_client(key)
+    if redis is not None:
+        client, full_key = redis
+        client.zrem(full_key, channel_name)
+        return
+    with _local_lock:
+        open_ = cache.get(key, [])
+        if channel_name in open_:
+            cache.set(key, [name for name in open_ if name != channel_name], timeout=SOCKETS_TTL)

@@ -66,7 +66,10 @@ def _on_password_change(sender, request=None, user=None, **kwargs) -> None:
 
 
 def _on_user_saved(sender, instance, created: bool, **kwargs) -> None:
-    if not created and not instance.is_active:
+    # A password set anywhere (staff in the admin, `changepassword`) leaves `_password` set until save()
+    # returns: the user's other sessions are outdated, and allauth sends no signal for those paths.
+    password_set = getattr(instance, "_password", None) is not None
+    if not created and (password_set or not instance.is_active):
         _tell_sockets(instance.pk, {"type": "session.check", "ended_session": ""})
 
 

@@ -10,8 +10,9 @@ reasoning and is never shown as its words.
 """
 
 import contextlib
+import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chat import claude, history, second_opinion, welfare
@@ -22,6 +23,35 @@ MAX_TOOL_ROUNDS = 4
 
 # How a turn ended, beyond the API's own stop reasons.
 CUT_OFF = "cut_off"  # the server ended the stream without a stop reason
+
+
+@dataclass(frozen=True)
+class Usage:
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_creation: int = 0
+
+    @classmethod
+    def of(cls, usage: Any) -> "Usage":
+        """From the API's usage object (message_start's or the final message's)."""
+        return cls(
+            input=getattr(usage, "input_tokens", None) or 0,
+            output=getattr(usage, "output_tokens", None) or 0,
+            cache_read=getattr(usage, "cache_read_input_tokens", None) or 0,
+            cache_creation=getattr(usage, "cache_creation_input_tokens", None) or 0,
+        )
+
+
+# Characters per token for an estimate: fewer than English prose averages (about 4), so an estimate errs
+# towards charging a little more, never towards a stopped request that runs free.
+CHARS_PER_TOKEN = 3
+
+
+def estimate_tokens(*parts: Any) -> int:
+    """Tokens of a request or text before the API has said: used only until its usage arrives."""
+    chars = sum(len(part) if isinstance(part, str) else len(json.dumps(part, default=str)) for part in parts)
+    return (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
 
 
 @dataclass
@@ -37,20 +67,52 @@ class TurnProgress:
     cache_creation_tokens: int = 0
     end: welfare.Decision | None = None
     end_input: dict[str, Any] = field(default_factory=dict)  # the honoured call's input, for its event
+    # What the round in progress has cost so far: estimated from the request when it is sent, then the
+    # usage of its message_start, replaced by the final usage when the round finishes. A round that is
+    # stopped or breaks is charged this (chat/quotas.py counts every token the model was asked to process).
+    round_charge: Usage | None = None
 
     def keep_partial_round(self) -> None:
-        """After a stop or an error mid-round: keep what was written as an assistant turn. Without its
-        thinking block it must never be the final assistant turn of a tool round trip; it never is,
-        because a broken round has no tool call to answer."""
+        """After a stop or an error mid-round: keep what was written as an assistant turn, and charge the
+        round for what the model was asked to process. Without its thinking block it must never be the
+        final assistant turn of a tool round trip; it never is, because a broken round has no tool call
+        to answer."""
         if self.round_text.strip():
             self.api_messages.append({"role": "assistant", "content": [history.text_block(self.round_text)]})
+        if self.round_charge is not None:
+            charge, self.round_charge = self.round_charge, None
+            # message_start's output count is a placeholder; the words streamed so far are the least spent.
+            self._add(replace(charge, output=max(charge.output, estimate_tokens(self.round_text))))
         self.round_text = ""
 
+    def start_round(
+        self, request: list[dict[str, Any]], tools: list[dict[str, Any]], instructions: str
+    ) -> None:
+        self.round_charge = Usage(input=estimate_tokens(claude.system_prompt(instructions), request, tools))
+
+    def round_started(self, usage: Any) -> None:
+        self.round_charge = Usage.of(usage)
+
     def add_usage(self, usage: Any) -> None:
-        self.input_tokens += usage.input_tokens or 0
-        self.output_tokens += usage.output_tokens or 0
-        self.cache_read_tokens += getattr(usage, "cache_read_input_tokens", None) or 0
-        self.cache_creation_tokens += getattr(usage, "cache_creation_input_tokens", None) or 0
+        """A finished round: its final usage replaces the running charge."""
+        self.round_charge = None
+        self._add(Usage.of(usage))
+
+    def _add(self, usage: Usage) -> None:
+        self.input_tokens += usage.input
+        self.output_tokens += usage.output
+        self.cache_read_tokens += usage.cache_read
+        self.cache_creation_tokens += usage.cache_creation
+
+    def charged(self) -> Usage:
+        """Every token charged so far, the round in progress included (saved with each checkpoint)."""
+        running = self.round_charge or Usage()
+        return Usage(
+            input=self.input_tokens + running.input,
+            output=self.output_tokens + max(running.output, estimate_tokens(self.round_text)),
+            cache_read=self.cache_read_tokens + running.cache_read,
+            cache_creation=self.cache_creation_tokens + running.cache_creation,
+        )
 
 
 OnText = Callable[[str], Awaitable[bool]]
@@ -137,15 +199,17 @@ async def run_turn(
     for round_number in range(MAX_TOOL_ROUNDS + 1):
         # A reply resumed after pause_turn goes on mid-sentence; a round after a tool result starts anew.
         separator = "\n\n" if progress.text and not progress.text.endswith("\n\n") and not paused else ""
+        request = messages + progress.api_messages
+        progress.start_round(request, [welfare.END_TOOL], instructions)
         stream = claude.stream_reply(
-            messages + progress.api_messages,
-            tools=[welfare.END_TOOL],
-            model=model,
-            instructions=instructions,
+            request, tools=[welfare.END_TOOL], model=model, instructions=instructions
         )
         final: Any = None
         async with contextlib.aclosing(stream):  # type: ignore[type-var]  # an async generator has aclose
             async for event in stream:
+                if isinstance(event, claude.Started):
+                    progress.round_started(event.usage)
+                    continue
                 if isinstance(event, claude.Finished):
                     final = event.message
                     continue

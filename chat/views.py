@@ -3,6 +3,7 @@ from uuid import UUID, uuid4
 from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -10,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.middleware import HtmxDetails
 
 from chat import close_codes, export, flow, fragments, generation, quotas, search, workers
-from chat.models import Conversation
+from chat.models import Conversation, Message
 
 TEMPLATE = "chat/conversation.html"
 
@@ -48,14 +49,11 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def new_conversation(request: HtmxHttpRequest) -> HttpResponse:
-    # Pressing "New chat" twice should not leave a trail of empty chats behind.
-    latest = Conversation.objects.for_user(request.user).recent_first().first()
-    if latest is not None and not latest.messages.exists() and not latest.is_ended:
-        return _go(request, reverse("chat:conversation", args=[latest.pk]))
-    if (refusal := quotas.spend_new_chat(request.user)) is not None:
+    try:
+        conversation = flow.new_conversation(request.user)
+    except flow.QuotaExceeded as refusal:
         flash.error(request, refusal.message)
         return _go(request, reverse("chat:home"))
-    conversation = Conversation.objects.create(user=request.user)  # type: ignore[misc]  # login_required
     return _go(request, reverse("chat:conversation", args=[conversation.pk]))
 
 
@@ -68,13 +66,26 @@ def render_conversation(
     status: int = 200,
 ) -> HttpResponse:
     workers.interrupt_orphaned_replies(conversation)
-    # Not "messages": that name belongs to Django's flash messages, which base.html shows.
-    chat_messages = fragments.messages_for_display(conversation, request.user)
+    before = _before(request)
+    page = fragments.messages_for_display(conversation, request.user, before=before)
+    if before is not None and request.htmx:
+        # "Load earlier messages": the older ones (and the control for those before them) in its place.
+        context = {
+            "conversation": conversation,
+            "chat_messages": page.messages,
+            "earlier_before": page.earlier,
+        }
+        return render(request, f"{TEMPLATE}#earlier", context)
     context = {
         "conversation": conversation,
         "conversations": _sidebar(request.user),
-        "chat_messages": chat_messages,
-        "streaming": any(m.is_streaming for m in chat_messages),
+        # Not "messages": that name belongs to Django's flash messages, which base.html shows.
+        "chat_messages": page.messages,
+        "earlier_before": page.earlier,
+        # An earlier page (without JavaScript) does not hold the streaming reply: the chat itself says.
+        "streaming": conversation.messages.filter(status=Message.Status.STREAMING).exists()
+        if before is not None
+        else any(m.is_streaming for m in page.messages),
         "support": fragments.shows_support(conversation),
         "end_requests": fragments.end_requests(conversation),
         "state_token": fragments.state_token(conversation),
@@ -85,6 +96,16 @@ def render_conversation(
         "chosen_model": flow.reply_model(conversation),
     }
     return render(request, TEMPLATE, context, status=status)
+
+
+def _before(request: HtmxHttpRequest) -> int | None:
+    """`?before=<message id>`: the page of messages before that one ("Load earlier messages")."""
+    value = request.GET.get("before")
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise BadRequest("'before' must be the number of a message.")
+    return int(value)
 
 
 @login_required
@@ -120,14 +141,9 @@ async def post_message(request: HtmxHttpRequest, conversation_id: UUID) -> HttpR
     user = await request.auser()
     text = request.POST.get("text", "")
     try:
-        posted = await sync_to_async(flow.post_user_message)(
-            user, conversation_id, text, request.POST.get("client_id")
-        )
+        posted = await generation.send_message(user, conversation_id, text, request.POST.get("client_id"))
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error, text)
-    if posted.created and posted.reply is not None:  # a new send always comes with its reply
-        await fragments.publish(posted.conversation, await sync_to_async(fragments.render_posted)(posted))
-        generation.start_generation(posted.reply)
     if posted.reply is not None:
         # Shielded: a visitor who gives up waiting does not cancel the reply; it is saved all the same.
         await generation.wait_for_generation(posted.reply.pk)
@@ -140,11 +156,9 @@ async def post_message(request: HtmxHttpRequest, conversation_id: UUID) -> HttpR
 async def retry(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
     user = await request.auser()
     try:
-        reply = await sync_to_async(flow.retry_reply)(user, conversation_id, request.POST.get("message_id"))
+        reply = await generation.retry_reply(user, conversation_id, request.POST.get("message_id"))
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error)
-    await fragments.publish(conversation_id, await sync_to_async(fragments.render_appended)(reply))
-    generation.start_generation(reply)
     await generation.wait_for_generation(reply.pk)
     return redirect(reverse("chat:conversation", args=[conversation_id]) + f"#msg-{reply.pk}")
 
@@ -231,12 +245,11 @@ async def edit(request: HtmxHttpRequest, conversation_id: UUID, message_id: int)
     user = await request.auser()
     text = request.POST.get("text", "")
     try:
-        posted = await sync_to_async(flow.branch_from_message)(user, conversation_id, message_id, text)
+        posted = await generation.edit_message(user, conversation_id, message_id, text)
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error, "")
     reply = posted.reply
     assert reply is not None, "a branch always starts with a reply"
-    generation.start_generation(reply)
     url = reverse("chat:conversation", args=[posted.conversation.pk])
     if request.htmx:
         return _go(request, url)
@@ -295,16 +308,9 @@ async def regenerate(request: HtmxHttpRequest, conversation_id: UUID) -> HttpRes
     """Another version of the last reply (the earlier ones are kept); the same path as Retry."""
     user = await request.auser()
     try:
-        reply = await sync_to_async(flow.regenerate_reply)(
-            user, conversation_id, request.POST.get("message_id")
-        )
+        reply = await generation.regenerate_reply(user, conversation_id, request.POST.get("message_id"))
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error)
-    # The whole list: every tab swaps the earlier version for the new one being written.
-    await fragments.publish(
-        conversation_id, await sync_to_async(fragments.render_snapshot)(reply.conversation)
-    )
-    generation.start_generation(reply)
     await generation.wait_for_generation(reply.pk)
     return redirect(reverse("chat:conversation", args=[conversation_id]) + f"#msg-{reply.pk}")
 

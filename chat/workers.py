@@ -10,6 +10,7 @@ it lets its replies finish for up to BOWOUT_DRAIN_SECONDS, then stops the rest w
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import socket
@@ -67,7 +68,11 @@ def track(reply_id: int, task: asyncio.Task) -> None:
     # One heartbeat per event loop; a loop that closed (tests run one per test) leaves a task that never ends.
     if _heartbeat is None or _heartbeat.done() or _heartbeat.get_loop() is not asyncio.get_running_loop():
         _wake = asyncio.Event()
-        _heartbeat = asyncio.create_task(_beat_while_streaming(_wake), name="reply-heartbeat")
+        # A context of its own: started from a view, the task would inherit the request's thread-sensitive
+        # executor, shut down once the response is sent; every later beat of every reply would then fail.
+        _heartbeat = asyncio.create_task(
+            _beat_while_streaming(_wake), name="reply-heartbeat", context=contextvars.Context()
+        )
     elif _wake is not None:
         _wake.set()  # stamp the new reply at once: until then it has no writer
 
@@ -183,7 +188,16 @@ def interrupt_orphaned_replies(conversation: Conversation) -> list[Message]:
             updated_at=now,
         )
         if moved:
-            logger.warning("Reply %s lost its writer %r; interrupted", reply.pk, reply.writer or "(none)")
+            logger.warning(
+                "Reply %s lost its writer %r; interrupted",
+                reply.pk,
+                reply.writer or "(none)",
+                extra={
+                    "user_id": conversation.user_id,
+                    "conversation_id": conversation.pk,
+                    "reply_id": reply.pk,
+                },
+            )
             reply.refresh_from_db()
             interrupted.append(reply)
     if interrupted:

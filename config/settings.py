@@ -27,6 +27,19 @@ if "*" in ALLOWED_HOSTS and not DEBUG:
     raise ImproperlyConfigured(
         "DJANGO_ALLOWED_HOSTS must name the site's hosts when DJANGO_DEBUG is off, not '*'"
     )
+# The site's one address, e.g. https://chat.example.com (config/site_url.py): links in emails and the
+# login lockout use it whatever Host header a request sent. Set it in production.
+BOWOUT_SITE_URL = env_str("BOWOUT_SITE_URL", "").rstrip("/")
+if BOWOUT_SITE_URL:
+    from config.site_url import canonical_host
+
+    if canonical_host(BOWOUT_SITE_URL).rsplit(":", 1)[0].strip("[]") not in [
+        h.strip("[]") for h in ALLOWED_HOSTS
+    ]:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("BOWOUT_SITE_URL's host must be one of DJANGO_ALLOWED_HOSTS")
+    ACCOUNT_DEFAULT_HTTP_PROTOCOL = BOWOUT_SITE_URL.split(":", 1)[0]
 # Origins besides the site's own that may post forms and open sockets (scheme://host[:port]).
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -51,6 +64,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.site_url.SiteUrlMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -62,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "chat.logfields.RequestIdMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -88,11 +103,22 @@ TEMPLATES = [
 # SQLite by default (WAL, IMMEDIATE transactions, a busy timeout) so that async workers writing at
 # once queue up instead of failing with "database is locked"; PostgreSQL when DATABASE_URL says so.
 DATABASE_URL = env_str("DATABASE_URL", "")
+# Connections each worker process keeps open to PostgreSQL at most (psycopg's pool, below). A deployment
+# holds workers x BOWOUT_DB_POOL_SIZE connections at most: keep that under PostgreSQL's max_connections.
+BOWOUT_DB_POOL_SIZE = env_int("BOWOUT_DB_POOL_SIZE", 10, minimum=1)
+# How long a request waits for a free pooled connection before it fails (seconds).
+BOWOUT_DB_POOL_TIMEOUT = env_float("BOWOUT_DB_POOL_TIMEOUT", 10.0, minimum=0.1)
 if DATABASE_URL:
-    # Persistent connections: every database_sync_to_async call runs on one thread per process, and a
-    # new backend per call cost more than the query. Channels closes them only when obsolete (see
-    # channels/db.py: close_old_connections honours CONN_MAX_AGE); health checks replace dead ones.
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+    # A pool per process (Django's `pool` option, psycopg_pool): under ASGI each sync call may run on
+    # another thread, and persistent connections (CONN_MAX_AGE > 0) left one connection per thread that
+    # nobody reused (two workers reached 98 of 100). With the pool, CONN_MAX_AGE must be 0: closing a
+    # connection hands it back to the pool, and the pool never opens more than max_size.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, BOWOUT_DB_POOL_SIZE),
+        "max_size": BOWOUT_DB_POOL_SIZE,
+        "timeout": BOWOUT_DB_POOL_TIMEOUT,
+    }
 else:
     DATABASES = {
         "default": {
@@ -114,10 +140,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Channels ---------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
-    # The pub/sub layer: fan-out to every worker without the default layer's silent drops at capacity.
+    # The pub/sub layer: fan-out to every worker without the default layer's silent drops at capacity;
+    # a worker's publishes go out together (chat/layers.py).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "chat.layers.BatchedRedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
@@ -184,7 +211,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- Static files ----------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` puts the files the reverse proxy serves (deploy/nginx/bowout.conf).
+STATIC_ROOT = Path(env_str("BOWOUT_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 # Serve straight from static/ so no collectstatic step is needed; fine at Bowout's few files.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
@@ -237,12 +265,25 @@ if DEBUG:
 else:
     CONTENT_SECURITY_POLICY = _CSP
 
+# One line per record with the fields an operator follows a reply or a request by (chat/logfields.py);
+# Django's own errors (a 500's traceback) go to the same stream in production too: Django's default sends
+# them only to the console while debugging, and otherwise to ADMINS by mail, which is not set up.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"fields": {"()": "chat.logfields.ContextFilter"}},
+    "formatters": {
+        "fields": {
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s [user=%(user_id)s "
+            "conversation=%(conversation_id)s reply=%(reply_id)s request=%(request_id)s]"
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["fields"], "formatter": "fields"},
+    },
     "loggers": {
         "bowout": {"handlers": ["console"], "level": env_str("BOWOUT_LOG_LEVEL", "INFO")},
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
 
@@ -283,16 +324,23 @@ BOWOUT_CUSTOM_INSTRUCTIONS_MAX_CHARS = env_int("BOWOUT_CUSTOM_INSTRUCTIONS_MAX_C
 BOWOUT_STREAM_FLUSH_SECONDS = env_float("BOWOUT_STREAM_FLUSH_SECONDS", 0.05)
 # How often a streaming reply's text is saved (and at its end): what a crashed worker may lose.
 BOWOUT_CHECKPOINT_SECONDS = env_float("BOWOUT_CHECKPOINT_SECONDS", 1.0)
+# Messages a chat's page shows at first; "Load earlier messages" brings as many again each time.
+BOWOUT_PAGE_MESSAGES = env_int("BOWOUT_PAGE_MESSAGES", 50, minimum=1)
 
 # --- Quotas per user (chat/quotas.py), counted in the shared cache ----------------------------------
-# Messages sent, retried or edited (each is a model call) per minute.
-BOWOUT_MESSAGES_PER_MINUTE = env_int("BOWOUT_MESSAGES_PER_MINUTE", 10, minimum=1)
+# Messages sent, retried or edited (each is a model call) per minute: a token bucket that holds this many
+# and refills evenly over a minute, so quick bursts of short messages pass (chat/quotas.py).
+BOWOUT_MESSAGES_PER_MINUTE = env_int("BOWOUT_MESSAGES_PER_MINUTE", 30, minimum=1)
 # Replies being written at once across all of a user's chats.
 BOWOUT_CONCURRENT_REPLIES = env_int("BOWOUT_CONCURRENT_REPLIES", 3, minimum=1)
 # New chats and branches (Edit) per hour.
 BOWOUT_NEW_CHATS_PER_HOUR = env_int("BOWOUT_NEW_CHATS_PER_HOUR", 30, minimum=1)
 # Model tokens (input + output of saved replies) per UTC day.
 BOWOUT_TOKENS_PER_DAY = env_int("BOWOUT_TOKENS_PER_DAY", 1_000_000, minimum=1)
+# How often an open socket re-reads its session from the session store (deleted, expired, password set).
+BOWOUT_SESSION_RECHECK_SECONDS = env_float("BOWOUT_SESSION_RECHECK_SECONDS", 30.0, minimum=0.05)
+# Ratings, end feedback and appeals per minute (each is a row staff read).
+BOWOUT_FEEDBACK_PER_MINUTE = env_int("BOWOUT_FEEDBACK_PER_MINUTE", 20, minimum=1)
 # Open sockets (tabs) per user; opening one more closes the oldest.
 BOWOUT_OPEN_SOCKETS = env_int("BOWOUT_OPEN_SOCKETS", 10, minimum=1)
 

@@ -250,3 +250,21 @@ def test_the_purge_removes_what_was_kept_once_the_retention_period_is_over(
     # Bob's account was never deleted: his ended chat and its review stay.
     assert AuditEntry.objects.filter(conversation=bobs).count() == 1
     assert Conversation.objects.filter(pk=bobs.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_deleting_an_account_during_a_reply_logs_no_traceback(alice, conversation, open_socket, caplog):
+    from asgiref.sync import sync_to_async
+
+    from accounts import retention
+    from chat import generation
+    from tests.conftest import stream_frame
+
+    _, tab = await open_socket(alice, conversation.pk)
+    await tab.send(text="[fault:slow] a long story please", client_id="7b0c6a2e-0f7e-4a43-9b39-0d6c1e1a6f00")
+    await tab.receive_until(stream_frame)
+    reply = await Message.objects.aget(conversation=conversation, role="assistant")
+    await sync_to_async(retention.delete_account)(alice)
+    await generation.wait_for_generation(reply.pk)
+    assert not await Message.objects.filter(pk=reply.pk).aexists()
+    assert [record.getMessage() for record in caplog.records if record.exc_info] == []

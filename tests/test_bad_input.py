@@ -158,3 +158,20 @@ def test_end_chat_with_a_nul_in_the_note_is_refused_and_leaves_the_chat_open(ali
     assert alice_client.post(reverse("chat:end", args=[conversation.pk]), {"note": "bye"}).status_code == 302
     conversation.refresh_from_db()
     assert conversation.is_ended and conversation.end_summary == "bye"
+
+
+async def test_a_flood_of_bad_frames_logs_one_line_per_kind_a_minute(
+    alice, conversation, open_socket, caplog
+):
+    """An operator reads one line per kind of rejected frame per socket per minute, with a count, not one
+    line per frame (a flood wrote 19k lines in 45 s)."""
+    _, tab = await open_socket(alice, conversation.pk)
+    for _ in range(100):
+        await tab.send_raw("not json")
+        await tab.receive()
+        await tab.send_raw('{"action": "explode"}')
+        await tab.receive()
+    lines = [record for record in caplog.records if "socket frame" in record.getMessage()]
+    assert len(lines) == 2
+    assert {record.user_id for record in lines} == {alice.pk}
+    assert {record.conversation_id for record in lines} == {str(conversation.pk)}

@@ -1,6 +1,7 @@
 """Per-user quotas: over a limit the user is told why and when they can go on, nothing saved is lost and no
 model call is made; the counts live in the shared cache, so another process sees them."""
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -15,9 +16,9 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from chat import close_codes, flow
+from chat import close_codes, flow, quotas
 from chat.models import Conversation, Message, UserRequest
-from tests.conftest import reply_finished
+from tests.conftest import reply_finished, stream_frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -273,3 +274,92 @@ def test_two_chats_sending_at_once_count_one_after_the_other(alice, conversation
         thread.join(timeout=30)
     assert sorted(outcomes) == ["accepted", "refused"]
     assert Message.objects.filter(conversation__user=alice, status="streaming").count() == 1
+
+
+async def test_a_stopped_reply_is_charged_for_what_the_model_was_asked_to_process(
+    alice, conversation, open_socket, settings
+):
+    """Send, then Stop at the first words: the model had read the whole request (message_start's usage
+    says how much) and written some words; the day's quota counts both, and holds the next send."""
+    _, tab = await open_socket(alice, conversation.pk)
+    await tab.send(text="[fault:slow] " + "Tell me a very long story. " * 200, client_id=str(uuid.uuid4()))
+    await tab.receive_until(stream_frame)
+    await tab.send(action="stop")
+    await tab.receive_until(lambda frame: 'data-status="stopped"' in frame)
+
+    reply = await Message.objects.aget(conversation=conversation, role="assistant")
+    assert reply.input_tokens + reply.cache_creation_tokens + reply.cache_read_tokens > 1000  # the prompt
+    assert reply.output_tokens > 0  # the words streamed before Stop
+    used = await sync_to_async(quotas.tokens_used_today)(alice)
+    assert (
+        used
+        == reply.input_tokens + reply.cache_creation_tokens + reply.cache_read_tokens + reply.output_tokens
+    )
+
+    settings.BOWOUT_TOKENS_PER_DAY = used
+    await tab.send(text="Another one", client_id=str(uuid.uuid4()))
+    frame = await tab.receive_until(is_error)
+    assert "You have used today" in frame
+
+
+def test_thumbs_down_and_feedback_are_limited_per_minute(alice_client, alice, conversation, settings):
+    settings.BOWOUT_FEEDBACK_PER_MINUTE = 3
+    Message.objects.create(conversation=conversation, role="user", content="Hello")
+    reply = Message.objects.create(
+        conversation=conversation, role="assistant", content="Hi", status="complete"
+    )
+    url = reverse("chat:rate", args=[conversation.pk, reply.pk])
+    statuses = [alice_client.post(url, {"rating": rating}).status_code for rating in ["down", "up", "down"]]
+    assert statuses == [302, 302, 302]
+    refused = alice_client.post(url, {"rating": "down"})
+    assert refused.status_code == 429
+    assert "ratings or feedback notes in a minute" in refused.content.decode()
+    assert "You can send more in " in refused.content.decode()
+
+
+def test_sixteen_new_chat_clicks_at_once_make_one_chat(alice, settings):
+    """Sixteen tabs pressing New chat at the same moment: one empty chat, which every tab is sent to."""
+    clicks = 16
+    start = threading.Barrier(clicks)
+    locations: list[str] = []
+
+    def click() -> None:
+        try:
+            client = Client()
+            client.force_login(alice)
+            start.wait()
+            locations.append(client.post(reverse("chat:new")).headers["Location"])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=click) for _ in range(clicks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(locations) == clicks
+    assert Conversation.objects.filter(user=alice).count() == 1
+    assert len(set(locations)) == 1
+
+
+async def test_a_tab_asking_for_the_whole_text_again_and_again_is_answered_once_a_second(
+    alice, conversation, open_socket
+):
+    _, tab = await open_socket(alice, conversation.pk)
+    await tab.send(text="[fault:slow] a long story please", client_id=str(uuid.uuid4()))
+    await tab.receive_until(stream_frame)
+    for _ in range(50):
+        await tab.send(action="resync")
+    await asyncio.sleep(0.5)  # the writer answers what it was asked
+    await tab.send(action="stop")
+    await tab.receive_until(lambda frame: 'data-status="stopped"' in frame)
+    assert sum('"whole":true' in frame for frame in tab.frames) == 1
+
+
+async def test_a_quick_run_of_short_messages_is_never_limited(alice, conversation, open_socket):
+    """Ordinary quick use with the default limits: twenty short messages in well under a minute."""
+    _, tab = await open_socket(alice, conversation.pk)
+    for text in ["ok", "thanks", "and?", "go on", "why?"] * 4:
+        await send_and_finish(tab, text)
+    assert not any(is_error(frame) for frame in tab.frames)
+    assert await Message.objects.filter(conversation=conversation, role="user").acount() == 20

@@ -4,7 +4,9 @@
 import re
 import socket
 import subprocess
+import threading
 import time
+import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -219,3 +221,42 @@ def _page_of(user, conversation_id) -> str:
     client = Client()
     client.force_login(user)
     return client.get(f"/c/{conversation_id}/").content.decode()
+
+
+@pytest.mark.django_db  # only so the shared cache table can be emptied afterwards
+def test_a_reply_started_over_http_keeps_the_workers_heartbeat_going(tmp_path):
+    """The no-JavaScript send starts its reply from a view whose executor quits with the response: the
+    worker's heartbeat must not go with it, or after three missed beats every reply on the worker, other
+    users' too, is taken for orphaned and interrupted."""
+    env = server_env(BOWOUT_SQLITE_PATH=str(tmp_path / "db.sqlite3"), BOWOUT_HEARTBEAT_SECONDS="0.3")
+    migrate(env)
+    server = Server(env, tmp_path / "server.log").start()
+    try:
+        visitor = Visitor(server)
+        conversation = visitor.new_chat(server)
+        sent: list[int] = []
+        without_javascript = threading.Thread(
+            target=lambda: sent.append(
+                visitor.post(
+                    server,
+                    f"/c/{conversation}/messages/",
+                    {"text": "Hello there", "client_id": str(uuid.uuid4())},
+                    page=f"/c/{conversation}/",
+                ).status_code
+            )
+        )
+        without_javascript.start()
+        time.sleep(0.3)  # the send's reply is streaming: this worker's heartbeat started with it
+
+        someone_else = Visitor(server)
+        other_conversation, other_tab = _start_slow_reply(someone_else, server)
+        without_javascript.join(timeout=30)
+        assert sent == [302]  # the reply is written and the response sent: the view's executor is gone
+        time.sleep(2.0)  # more than six heartbeats, twice the three that mark a writer gone
+        last = _last_reply(someone_else.page(server, other_conversation))
+        assert 'data-status="streaming"' in last, last[:300]
+        assert RESTARTED not in last
+        other_tab.close()
+    finally:
+        server.stop()
+    assert "Heartbeat of replies" not in server.log(400)

@@ -34,7 +34,8 @@ def test_it_finds_the_users_own_messages_with_a_highlighted_snippet(alice_client
     html = response.content.decode()
     assert response.status_code == 200
     message = mine.messages.get(role="user")
-    assert f'href="/c/{mine.pk}/#msg-{message.pk}"' in html
+    # The page that holds the message (a long chat opens at its latest messages), at the message.
+    assert f'href="/c/{mine.pk}/?before={message.pk + 1}#msg-{message.pk}"' in html
     assert "<mark>mitochondria</mark>" in html
     assert "password hint" not in html and "Bob&#x27;s secrets" not in html
 

@@ -121,3 +121,34 @@ def test_production_settings_make_email_verification_mandatory():
     assert (production.stdout.strip(), development.stdout.strip()) == ("mandatory", "optional"), (
         production.stderr
     )
+
+
+def test_the_lockout_holds_whatever_port_the_host_header_names(superuser, settings):
+    """Five wrong passwords sent to one port lock the account on every port: with BOWOUT_SITE_URL the
+    Host header's port is not believed."""
+    settings.BOWOUT_SITE_URL = "http://testserver"
+    client = Client()
+    for port in range(5):
+        wrong = client.post(
+            reverse("account_login"),
+            {"login": superuser.email, "password": "wrong"},
+            HTTP_HOST=f"testserver:{9000 + port}",
+        )
+        assert wrong.status_code == 200
+    right = Client().post(
+        reverse("account_login"),
+        {"login": superuser.email, "password": PASSWORD},
+        HTTP_HOST="testserver:9999",
+    )
+    assert "Too many failed login attempts" in right.content.decode()
+
+
+def test_a_password_reset_link_points_at_the_site_not_the_port_asked_for(alice, settings, mailoutbox):
+    settings.BOWOUT_SITE_URL = "http://testserver"
+    response = Client().post(
+        reverse("account_reset_password"), {"email": alice.email}, HTTP_HOST="testserver:6666"
+    )
+    assert response.status_code == 302
+    [email] = mailoutbox
+    assert "http://testserver/accounts/password/reset/key/" in email.body
+    assert ":6666" not in email.body

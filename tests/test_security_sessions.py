@@ -3,6 +3,7 @@ closes it, and a frame sent with a session that is no longer valid is refused an
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -10,6 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from chat import close_codes
 from tests.conftest import PASSWORD
@@ -127,3 +129,31 @@ async def test_a_frame_after_a_password_set_in_the_shell_is_refused(alice, conve
     await send(tab, "Sneaking in")
     await expect_closed_logged_out(tab)
     assert await sync_to_async(count)(conversation) == 0
+
+
+async def test_an_idle_tab_closes_when_staff_set_the_password_in_the_admin(
+    alice, staff, conversation, tab_of
+):
+    """The admin's password form sends no allauth signal; the tab, sending nothing, is closed anyway."""
+    tab = await tab_of(await sync_to_async(logged_in_client)(alice), conversation)
+    staff.is_superuser = True
+    await sync_to_async(staff.save)()
+    admin = await sync_to_async(logged_in_client)(staff)
+    url = reverse("admin:auth_user_password_change", args=[alice.pk])
+    response = await sync_to_async(admin.post)(url, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert response.status_code == 302
+    await expect_closed_logged_out(tab)
+
+
+@pytest.mark.parametrize("how", ["deleted", "expired"])
+async def test_an_idle_tab_closes_when_its_session_is_gone_from_the_store(
+    alice, conversation, tab_of, settings, how
+):
+    """No signal at all, and no frame from the tab: it is re-checked against the session store."""
+    settings.BOWOUT_SESSION_RECHECK_SECONDS = 0.2
+    tab = await tab_of(await sync_to_async(logged_in_client)(alice), conversation)
+    if how == "deleted":
+        await sync_to_async(Session.objects.all().delete)()
+    else:
+        await sync_to_async(Session.objects.all().update)(expire_date=timezone.now() - timedelta(seconds=1))
+    await expect_closed_logged_out(tab)

@@ -2,6 +2,8 @@
 worker does reaches the tabs of the other. Runs in the PostgreSQL + Redis pass; skipped on SQLite."""
 
 import os
+import threading
+import time
 import uuid
 
 import psycopg
@@ -18,6 +20,18 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+POOL_SIZE = 3  # connections each worker may hold: small, so a burst of replies reaches it
+
+
+def connections_to(database_prefix: str) -> int:
+    admin_url = settings.DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE %s", [database_prefix + "%"]
+        ).fetchone()
+    return row[0] if row else 0
+
+
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
     """Servers A and B on their own fresh database, the suite's Redis."""
@@ -31,6 +45,7 @@ def deployment(tmp_path_factory):
         BOWOUT_DRAIN_SECONDS="0.5",
         # Low enough for the quota test to reach; the other tests send at most two messages a user.
         BOWOUT_MESSAGES_PER_MINUTE="3",
+        BOWOUT_DB_POOL_SIZE=str(POOL_SIZE),
     )
     workdir = tmp_path_factory.mktemp("two-workers")
     servers = [Server(env, workdir / "a.log"), Server(env, workdir / "b.log")]
@@ -123,3 +138,56 @@ def test_a_quota_counted_on_one_worker_holds_on_the_other(deployment):
         tab_on_a.close()
         tab_on_b.close()
     assert "One more through the other worker?" not in visitor.page(b, conversation)
+
+
+def test_the_open_socket_limit_holds_across_workers_opened_at_once(deployment):
+    """Twenty-four tabs of one person opening at the same moment on both workers: at most the limit (10)
+    stay open, the rest are told why and closed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from websockets.protocol import State
+
+    a, b = deployment
+    visitor = Visitor(a)
+    conversation = visitor.new_chat(a)
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        tabs = list(pool.map(lambda n: visitor.socket((a, b)[n % 2], conversation), range(24)))
+    try:
+        time.sleep(3)  # evictions reach their sockets
+        still_open = sum(tab.connection.protocol.state is State.OPEN for tab in tabs)
+        assert still_open <= settings.BOWOUT_OPEN_SOCKETS == 10
+        assert still_open >= 1
+    finally:
+        for tab in tabs:
+            tab.close()
+
+
+def test_each_worker_holds_no_more_database_connections_than_its_pool(deployment):
+    """BOWOUT_DB_POOL_SIZE is a worker's ceiling: replies started on both workers at once, more of them
+    than the pools have connections, all finish, and PostgreSQL never sees more than the two pools."""
+    a, b = deployment
+    tabs = []
+    for server in (a, b) * 4:
+        visitor = Visitor(server)
+        tabs.append(visitor.socket(server, visitor.new_chat(server)))
+    peak, done = 0, threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, connections_to(f"bowout_two_workers_{os.getpid()}_"))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        for tab in tabs:
+            tab.say("How do tides work?")
+        for tab in tabs:
+            assert "tide" in tab.receive_until(lambda f: 'data-status="complete"' in f, timeout=60).lower()
+    finally:
+        done.set()
+        sampler.join()
+        for tab in tabs:
+            tab.close()
+    assert 0 < peak <= 2 * POOL_SIZE

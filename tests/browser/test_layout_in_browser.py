@@ -140,6 +140,9 @@ def test_very_long_words_wrap_in_the_chat_and_in_the_audit(new_context, app_serv
     staff.get_by_role("link", name=LONG_WORD[:20]).click()
     expect(staff.get_by_text(LONG_WORD).first).to_be_visible()
     assert window_overflow(staff)["x"] == 0
+    heading = staff.get_by_role("heading", level=1)
+    assert heading.evaluate("h => h.scrollWidth <= h.clientWidth"), "the chat's title runs out of its heading"
+    inside_screen(staff, heading)
 
 
 def test_on_a_phone_the_chat_fits_the_screen(new_context, app_server):
