@@ -74,10 +74,11 @@ async def wait_for_generation(reply_id: int) -> None:
             await asyncio.shield(task)
 
 
-def _load_for_generation(reply_id: int) -> tuple[Message, list[dict]]:
+def _load_for_generation(reply_id: int) -> tuple[Message, list[dict], tuple[str, ...]]:
+    """The reply, the history the model is sent, and the crisis signals the conversation recorded."""
     reply = Message.objects.select_related("conversation").get(pk=reply_id)
     earlier = reply.conversation.messages.filter(id__lt=reply.pk).exclude(status=Message.Status.STREAMING)
-    return reply, history_of(earlier)
+    return reply, history_of(earlier), reply.conversation.crisis_signals()
 
 
 def history_of(messages) -> list[dict]:
@@ -185,7 +186,7 @@ def _mark_failed(reply_id: int) -> None:
 
 
 async def _generate(reply_id: int) -> Message:
-    reply, messages = await database_sync_to_async(_load_for_generation)(reply_id)
+    reply, messages, crisis_on_record = await database_sync_to_async(_load_for_generation)(reply_id)
     if reply.status != Message.Status.STREAMING:
         return reply  # stopped, or the conversation ended, before it began
     conversation_id = reply.conversation_id
@@ -227,7 +228,12 @@ async def _generate(reply_id: int) -> Message:
     error = ""
     try:
         finished = await turns.run_turn(
-            messages, progress, policy=flow.welfare_policy(), on_text=on_text, on_decision=on_decision
+            messages,
+            progress,
+            policy=flow.welfare_policy(),
+            on_text=on_text,
+            on_decision=on_decision,
+            crisis_on_record=crisis_on_record,
         )
         if not finished:
             status = Message.Status.STOPPED

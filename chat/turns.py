@@ -98,6 +98,7 @@ async def run_turn(
     policy: welfare.Policy,
     on_text: OnText,
     on_decision: OnDecision,
+    crisis_on_record: tuple[str, ...] = (),
 ) -> bool:
     """Run the turn, filling `progress`. `on_text` gets the whole text so far and returns False to stop;
     returns False when stopped that way, True when the model finished (or the conversation ended).
@@ -105,7 +106,8 @@ async def run_turn(
     The user sees the text blocks of every round and, in rounds after a tool result, the text of signed
     thinking blocks too: Claude writes its words between tool calls inside them (returned when thinking
     `display` is "summarized"). Thinking before the first tool call, and unsigned thinking from other
-    servers, is reasoning, not shown."""
+    servers, is reasoning, not shown. `crisis_on_record`: the crisis signals the conversation recorded
+    (the policy's guard remembers them even when the message is no longer sent to the model)."""
     confirmation_requested = False
     previous_round_text = ""
     paused = False
@@ -158,7 +160,11 @@ async def run_turn(
                 )
                 continue
             decision = welfare.decide(
-                tool_input, history=messages, confirmation_requested=confirmation_requested, policy=policy
+                tool_input,
+                history=messages,
+                confirmation_requested=confirmation_requested,
+                policy=policy,
+                crisis_on_record=crisis_on_record,
             )
             decision = await second_opinion.review(decision, messages)
             await on_decision(decision, dict(tool_input))
