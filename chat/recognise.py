@@ -114,10 +114,34 @@ def train(pairs: list[tuple[str, str]], labels: dict[str, tuple[str, ...]]) -> A
 _lock = threading.Lock()
 
 
+# User turns of the development scenario folders that are ordinary talk: the classifier learns what most
+# messages look like from them (short questions, follow-ups), not only from the labelled lines.
+ORDINARY_SCENARIOS = (
+    "scenarios/coding.yaml",
+    "scenarios/explanations.yaml",
+    "scenarios/legal.yaml",
+    "scenarios/medical.yaml",
+    "scenarios/privacy.yaml",
+    "scenarios/heated_debate.yaml",
+    "scenarios/dark_fiction.yaml",
+    "scenarios_dev/hard_benign.yaml",
+)
+
+
+def ordinary_turns(data_dir: Path = DATA_DIR) -> list[tuple[str, str]]:
+    import yaml
+
+    pairs = []
+    for name in ORDINARY_SCENARIOS:
+        data = yaml.safe_load((data_dir / name).read_text(encoding="utf-8"))
+        pairs += [("ordinary", turn) for item in data["scenarios"] for turn in item["turns"]]
+    return pairs
+
+
 @cache
 def _models() -> tuple[Any, Any]:
     with _lock:
-        pairs = [pair for path in training_files() for pair in read_labelled(path)]
+        pairs = [pair for path in training_files() for pair in read_labelled(path)] + ordinary_turns()
         answers = {"confirmation": ("confirmation",), "other": ("withdrawal", *CLASSES["crisis"])}
         return train(pairs, CLASSES), train(pairs, answers)
 

@@ -83,7 +83,10 @@ def test_a_user_requested_end_needs_the_request_and_a_yes_to_the_question():
 
 def test_a_user_requested_end_with_no_request_on_record_is_declined():
     decision = decide(
-        ASKED, history=history_of("what's the capital of France?"), confirmation_requested=True, policy=Policy()
+        ASKED,
+        history=history_of("what's the capital of France?"),
+        confirmation_requested=True,
+        policy=Policy(),
     )
     assert (decision.outcome, decision.cause) == ("decline", "no_request")
     assert "has not asked" in decision.tool_result()["content"]
