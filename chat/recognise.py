@@ -40,10 +40,10 @@ CLASSES: dict[str, tuple[str, ...]] = {
 }
 # Probability above which the classifier's class counts, chosen by 5-fold cross-validation on the blind
 # development set (trained on the other files and folds): low for crisis, where a miss can let a chat be
-# ended on someone at risk (recall 97.9%, at the cost of flagging much sad but safe venting); even odds for
+# ended on someone at risk (recall 98.4% there, at the cost of flagging most sad but safe venting); even odds for
 # abuse, where a false alarm counts towards an end.
 ALPHA = 1e-4  # the classifier's regularisation, chosen with the thresholds
-THRESHOLDS = {"crisis": 0.20, "abusive": 0.5, "end_request": 0.4, "confirmation": 0.5}
+THRESHOLDS = {"crisis": 0.25, "abusive": 0.5, "end_request": 0.4, "confirmation": 0.5}
 
 
 def training_files(data_dir: Path = DATA_DIR) -> list[Path]:
@@ -148,7 +148,10 @@ def _models() -> tuple[Any, Any]:
 
 def probabilities(text: str) -> dict[str, float]:
     model = _models()[0]
-    return dict(zip(model.classes_, model.predict_proba([normalise(text)])[0], strict=True))
+    return {
+        str(c): float(v)
+        for c, v in zip(model.classes_, model.predict_proba([normalise(text)])[0], strict=True)
+    }
 
 
 # --- What the policy asks ---------------------------------------------------------------------------------
@@ -175,7 +178,7 @@ def read(text: str) -> Reading:
     if not found and p.get("crisis", 0.0) + p.get("harm_others", 0.0) >= THRESHOLDS["crisis"]:
         found = (LEARNT_SIGNAL,)
     abusive = p.get("abuse", 0.0) + p.get("harmful", 0.0) + p.get("hate", 0.0) >= THRESHOLDS["abusive"]
-    return Reading(found, abusive, p.get("end_request", 0.0) >= THRESHOLDS["end_request"])
+    return Reading(found, bool(abusive), bool(p.get("end_request", 0.0) >= THRESHOLDS["end_request"]))
 
 
 def crisis_signals(text: str) -> tuple[str, ...]:
@@ -202,4 +205,4 @@ def confirms_end(text: str) -> bool:
         return False
     model = _models()[1]
     p = dict(zip(model.classes_, model.predict_proba([cleaned])[0], strict=True))
-    return p["confirmation"] >= THRESHOLDS["confirmation"]
+    return bool(p["confirmation"] >= THRESHOLDS["confirmation"])

@@ -280,7 +280,7 @@ def score_labels(examples: list[Example], reader: Reader) -> LabelReport:
     for example in examples:
         report.counts[example.label] += 1
         for detector, flagged in reader(example.text).items():
-            report.flagged[detector][example.label] += flagged
+            report.flagged[detector][example.label] += bool(flagged)
     report.counts = dict(sorted(report.counts.items(), key=lambda item: _label_order(item[0])))
     return report
 
