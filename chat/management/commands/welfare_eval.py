@@ -269,7 +269,7 @@ class Command(BaseCommand):
         precision = [report.precision(d) for d in detectors]
         self.stdout.write(f"{'recall':<27}" + "".join(f"{value:>15.1%}" for value in recall))
         self.stdout.write(f"{'precision':<27}" + "".join(f"{value:>15.1%}" for value in precision))
-        targets = {
+        targets: dict[str, dict[str, Any]] = {
             name: {"value": value, "met": met, "goal": recognition_eval.HELDOUT_TARGETS[name]}
             for name, (value, met) in report.targets().items()
         }
