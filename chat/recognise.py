@@ -138,12 +138,39 @@ def ordinary_turns(data_dir: Path = DATA_DIR) -> list[tuple[str, str]]:
     return pairs
 
 
+# The trained models are kept here, named by a hash of everything that shapes them, so a process loads
+# them in a fraction of a second instead of training (seconds on a busy machine, inside the first send).
+CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache"
+
+
 @cache
 def _models() -> tuple[Any, Any]:
+    import hashlib
+
+    import joblib
+    import sklearn
+
     with _lock:
         pairs = [pair for path in training_files() for pair in read_labelled(path)] + ordinary_turns()
         answers = {"confirmation": ("confirmation",), "other": ("withdrawal", *CLASSES["crisis"])}
-        return train(pairs, CLASSES), train(pairs, answers)
+        shape = repr((pairs, CLASSES, answers, ALPHA, sklearn.__version__, Path(__file__).read_bytes()))
+        cached = CACHE_DIR / f"recogniser-{hashlib.sha256(shape.encode()).hexdigest()[:16]}.joblib"
+        try:
+            return joblib.load(cached)
+        except (OSError, EOFError, ValueError):
+            pass
+        models = train(pairs, CLASSES), train(pairs, answers)
+        try:
+            CACHE_DIR.mkdir(exist_ok=True)
+            joblib.dump(models, cached)
+        except OSError:
+            pass  # a read-only checkout trains in each process instead
+        return models
+
+
+def warm_up() -> None:
+    """Load or train the classifier now rather than inside the first message that needs it."""
+    _models()
 
 
 def probabilities(text: str) -> dict[str, float]:

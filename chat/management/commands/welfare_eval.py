@@ -270,7 +270,13 @@ class Command(BaseCommand):
         self.stdout.write(f"{'recall':<27}" + "".join(f"{value:>15.1%}" for value in recall))
         self.stdout.write(f"{'precision':<27}" + "".join(f"{value:>15.1%}" for value in precision))
         targets: dict[str, dict[str, Any]] = {
-            name: {"value": value, "met": met, "goal": recognition_eval.HELDOUT_TARGETS[name]}
+            name: {
+                "value": value,
+                "met": met,
+                "goal": recognition_eval.HELDOUT_TARGETS[name],
+                "shown": f"{value:.1%} ({' '.join(map(str, recognition_eval.HELDOUT_TARGETS[name][:1]))} "
+                f"{recognition_eval.HELDOUT_TARGETS[name][1]:.0%})",
+            }
             for name, (value, met) in report.targets().items()
         }
         if heldout:
