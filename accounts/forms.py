@@ -1,5 +1,6 @@
 from allauth.core import ratelimit
 from django import forms
+from django.conf import settings
 from django.http import HttpRequest
 
 
@@ -34,3 +35,28 @@ class DeleteAccountForm(forms.Form):
     @property
     def rate_limited(self) -> bool:
         return any(isinstance(e, TooManyAttempts) for e in self.errors.as_data().get("password", []))
+
+
+class CustomInstructionsForm(forms.Form):
+    """What Claude should know about the person and how they like answers (accounts.User)."""
+
+    custom_instructions = forms.CharField(
+        label="Custom instructions",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="Claude reads this in every chat, as context from you. It cannot change Bowout's rules.",
+    )
+
+    def clean_custom_instructions(self) -> str:
+        text = self.cleaned_data["custom_instructions"].strip()
+        limit = settings.BOWOUT_CUSTOM_INSTRUCTIONS_MAX_CHARS
+        if "\x00" in text:
+            raise forms.ValidationError(
+                "The instructions contain a NUL character (\\0), which cannot be saved."
+            )
+        if len(text) > limit:
+            raise forms.ValidationError(
+                f"Custom instructions can be at most {limit:,} characters; these have {len(text):,}. "
+                "Shorten them and save again."
+            )
+        return text

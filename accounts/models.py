@@ -52,6 +52,10 @@ class User(AbstractUser):
     # only anchors what staff must keep to audit ends, until `purge_expired_audit` removes it.
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
+    # What the person wants Claude to know about them or how to answer: sent as user-provided context after
+    # the fixed system prompt, never in place of it (chat.claude.system_prompt).
+    custom_instructions = models.TextField(blank=True)
+
     # Not auth's UserManager (that one needs a username), so the stubs' type for `objects` differs.
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 

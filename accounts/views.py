@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -6,7 +7,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts import retention
-from accounts.forms import DeleteAccountForm
+from accounts.forms import CustomInstructionsForm, DeleteAccountForm
+from accounts.models import User
 
 
 @login_required
@@ -22,3 +24,22 @@ def delete_account(request: HttpRequest) -> HttpResponse:
     status = 429 if form.errors and form.rate_limited else 400 if form.errors else 200
     context = {"form": form, "plan": retention.plan(request.user)}
     return render(request, "accounts/delete.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_settings(request: HttpRequest) -> HttpResponse:
+    """The person's settings: custom instructions for Claude."""
+    user = request.user
+    form = CustomInstructionsForm(
+        request.POST or None, initial={"custom_instructions": getattr(user, "custom_instructions", "")}
+    )
+    if request.method == "POST" and form.is_valid():
+        User.objects.filter(pk=request.user.pk or 0).update(
+            custom_instructions=form.cleaned_data["custom_instructions"]
+        )
+        flash.success(request, "Settings saved. New replies will take them into account.")
+        return redirect("account_settings")
+    status = 400 if form.errors else 200
+    context = {"form": form, "limit": settings.BOWOUT_CUSTOM_INSTRUCTIONS_MAX_CHARS}
+    return render(request, "accounts/settings.html", context, status=status)

@@ -113,6 +113,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             "send": self.send_message,
             "stop": self.stop_reply,
             "retry": self.retry_reply,
+            "regenerate": self.regenerate_reply,
             "resync": self.resync_reply,
         }
         handler = handlers.get(action) if isinstance(action, str) else None
@@ -190,6 +191,15 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             self.user, self.conversation_id, data.get("message_id")
         )
         await fragments.publish(self.conversation_id, fragments.render_appended(reply))
+        generation.start_generation(reply)
+
+    async def regenerate_reply(self, data: dict) -> None:
+        reply = await database_sync_to_async(flow.regenerate_reply)(
+            self.user, self.conversation_id, data.get("message_id")
+        )
+        # The whole list: every tab swaps the earlier version for the new one being written.
+        snapshot = await database_sync_to_async(fragments.render_snapshot)(reply.conversation)
+        await fragments.publish(self.conversation_id, snapshot)
         generation.start_generation(reply)
 
     async def send_error(self, text: str) -> None:

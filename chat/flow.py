@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from chat import claude, quotas, welfare
@@ -232,26 +232,91 @@ def _already_posted(conversation: Conversation, client_id: uuid.UUID) -> Posted 
     return Posted(conversation, existing, reply, created=False)
 
 
+def reply_model(conversation: Conversation) -> str:
+    """The model a new reply in this chat is written by: the chat's choice while it is still offered."""
+    return conversation.model if conversation.model in claude.available_models() else claude.model_name()
+
+
 def _create_reply(conversation: Conversation) -> Message:
     return Message.objects.create(
         conversation=conversation,
         role=Message.Role.ASSISTANT,
         status=Message.Status.STREAMING,
-        model_name=claude.model_name(),
+        model_name=reply_model(conversation),
     )
 
 
 def retry_reply(user, conversation_id: Any, message_id: Any) -> Message:
     """A new reply to the last user message, after one that failed or broke off."""
+    return _answer_again(
+        user,
+        conversation_id,
+        message_id,
+        allowed=lambda last: last.can_retry,
+        refusal="Only the last reply can be retried, and only if it failed or broke off.",
+    )
+
+
+def regenerate_reply(user, conversation_id: Any, message_id: Any) -> Message:
+    """Another version of the last reply: the earlier versions are kept (the user can page back to them)
+    and the new one is shown and, from now on, sent to the model as history."""
+    return _answer_again(
+        user,
+        conversation_id,
+        message_id,
+        allowed=lambda last: last.can_regenerate,
+        refusal="Only the last reply can be regenerated, and only once it is finished.",
+        new_version=True,
+    )
+
+
+def _answer_again(
+    user, conversation_id: Any, message_id: Any, *, allowed, refusal: str, new_version: bool = False
+) -> Message:
+    """Retry and Regenerate: a new reply to the last user message, through the same checks as a send."""
     with transaction.atomic():
         conversation = _lock_open_conversation(user, conversation_id)
-        last = conversation.messages.order_by("-id").first()
-        if last is None or str(last.pk) != str(message_id) or not last.can_retry:
+        # Regenerate answers again from the version the user is looking at, whichever it is.
+        candidates = (
+            conversation.messages.filter(version_shown=True) if new_version else conversation.messages
+        )
+        last = candidates.order_by("-id").first()
+        if last is None or str(last.pk) != str(message_id) or not allowed(last):
             if conversation.messages.filter(status=Message.Status.STREAMING).exists():
                 raise ReplyInProgress()
-            raise InvalidMessage("Only the last reply can be retried, and only if it failed or broke off.")
+            raise InvalidMessage(refusal)
         _enforce_model_call(user)
+        if new_version:
+            _versions_of(last).update(version_shown=False)
         return _create_reply(conversation)
+
+
+def _versions_of(reply: Message):
+    """The versions of a reply: Claude's messages between the user message it answers and the next one."""
+    messages = reply.conversation.messages
+    asked = messages.filter(role=Message.Role.USER, id__lt=reply.pk).order_by("-id").values("id")[:1]
+    following = messages.filter(role=Message.Role.USER, id__gt=reply.pk).order_by("id").values("id")[:1]
+    versions = messages.filter(role=Message.Role.ASSISTANT, id__gt=models.Subquery(asked))
+    if messages.filter(role=Message.Role.USER, id__gt=reply.pk).exists():
+        versions = versions.filter(id__lt=models.Subquery(following))
+    return versions
+
+
+def show_version(user, conversation_id: Any, message_id: Any) -> Message:
+    """Page to another version of a reply (‹ 1/2 ›): it is shown, and it is the one sent as history. Only
+    a view of what exists, so allowed after an end too; not while a version is being written."""
+    conversation = get_conversation(user, conversation_id)
+    try:
+        chosen = conversation.messages.get(pk=int(message_id), role=Message.Role.ASSISTANT)
+    except (Message.DoesNotExist, ValueError, TypeError):
+        raise InvalidMessage("That version of the reply does not exist.") from None
+    with transaction.atomic():
+        versions = _versions_of(chosen)
+        if versions.filter(status=Message.Status.STREAMING).exists():
+            raise ReplyInProgress()
+        versions.exclude(pk=chosen.pk).update(version_shown=False)
+        versions.filter(pk=chosen.pk).update(version_shown=True)
+    return chosen
 
 
 def _note_crisis_signals(conversation: Conversation, user_message: Message) -> bool:
@@ -368,7 +433,7 @@ def branch_from_message(user, conversation_id: Any, message_id: Any, text: Any) 
             parent=original,
             title=Conversation.title_from_text(f"{original.display_title} (edited)"),
         )
-        earlier = original.messages.filter(id__lt=edited.pk).exclude(
+        earlier = original.messages.filter(id__lt=edited.pk, version_shown=True).exclude(
             status__in=[Message.Status.STREAMING, Message.Status.FAILED]
         )
         Message.objects.bulk_create(
@@ -463,6 +528,38 @@ def rename_conversation(user, conversation_id: Any, title: Any) -> Conversation:
         conversation = _lock_open_conversation(user, conversation_id)
         Conversation.objects.filter(pk=conversation.pk).update(title=title)
     conversation.title = title
+    return conversation
+
+
+def choose_model(user, conversation_id: Any, model: Any) -> Conversation:
+    """The model picker: one of the offered models, for this chat's next replies."""
+    get_conversation(user, conversation_id)  # someone else's chat is not found, whatever was asked
+    offered = claude.available_models()
+    if model not in offered:
+        raise InvalidMessage(f"Choose one of the models offered: {', '.join(offered)}.")
+    with transaction.atomic():
+        conversation = _lock_open_conversation(user, conversation_id)
+        Conversation.objects.filter(pk=conversation.pk).update(model=model)
+    conversation.model = model
+    return conversation
+
+
+def set_pinned(user, conversation_id: Any, pinned: bool) -> Conversation:
+    """Pin a chat to the top of the list, or unpin it. Organising, not writing: an ended chat may be pinned."""
+    return _organise(user, conversation_id, pinned_at=timezone.now() if pinned else None)
+
+
+def set_archived(user, conversation_id: Any, archived: bool) -> Conversation:
+    """Archive a chat (out of the list, still searchable and readable), or bring it back."""
+    return _organise(user, conversation_id, archived_at=timezone.now() if archived else None)
+
+
+def _organise(user, conversation_id: Any, **fields: Any) -> Conversation:
+    conversation = get_conversation(user, conversation_id)
+    # Not updated_at: organising a chat is not activity in it.
+    Conversation.objects.filter(pk=conversation.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(conversation, name, value)
     return conversation
 
 

@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Count, Max
 from django.template.loader import render_to_string
 
+from chat import claude
 from chat.models import Conversation, ConversationEvent, Message, MessageRating
 
 
@@ -31,7 +32,8 @@ class Posted(Protocol):
 
 
 def messages_for_display(conversation: Conversation, user) -> list[Message]:
-    """Messages in order, each with the viewer's own rating (one query for all)."""
+    """Messages in order, each with the viewer's own rating (one query for all); of a regenerated reply
+    only the version shown, with where it stands among the versions (‹ 2/3 ›)."""
     messages = list(conversation.messages.all())
     ratings = dict(
         MessageRating.objects.filter(message__conversation=conversation, user=user).values_list(
@@ -40,7 +42,30 @@ def messages_for_display(conversation: Conversation, user) -> list[Message]:
     )
     for message in messages:
         message.my_rating = ratings.get(message.pk, "")
-    return messages
+    _number_versions(messages)
+    shown = [m for m in messages if m.version_shown]
+    for message in shown[:-1]:
+        message.followed = True
+    return shown
+
+
+def _number_versions(messages: list[Message]) -> None:
+    """Replies to one user message are versions of one reply; once one was regenerated (some version is
+    hidden), the last version shown carries the list of all of them for the pager."""
+    group: list[Message] = []
+    for message in [*messages, None]:
+        if message is not None and not message.is_user:
+            group.append(message)
+            continue
+        shown = [m for m in group if m.version_shown]
+        if shown and len(shown) < len(group):
+            current = shown[-1]
+            current.versions = [m.pk for m in group]
+            index = current.versions.index(current.pk)
+            current.version_number = index + 1
+            current.previous_version = current.versions[index - 1] if index else None
+            current.next_version = current.versions[index + 1] if index + 1 < len(group) else None
+        group = []
 
 
 def shows_support(conversation: Conversation) -> bool:
@@ -50,13 +75,29 @@ def shows_support(conversation: Conversation) -> bool:
 TEMPLATE = "chat/conversation.html"
 
 
+def model_picker() -> bool:
+    """A choice of model is offered (and each reply says which one wrote it) when there is a choice."""
+    return len(claude.available_models()) > 1
+
+
 def _render(partial: str, **context: Any) -> str:
     context.setdefault("crisis_resources", settings.BOWOUT_CRISIS_RESOURCES)
+    context.setdefault("model_picker", model_picker())
     return render_to_string(f"{TEMPLATE}#{partial}", context)
 
 
 def render_message(message: Message, *, oob: str = "") -> str:
     return _render("message", message=message, swap=oob)
+
+
+def render_finished(reply: Message) -> str:
+    """A finished reply in place of its streaming self; a version of a regenerated reply with its pager
+    (the chat's messages are read again only in chats that have versions)."""
+    conversation = reply.conversation
+    if conversation.messages.filter(version_shown=False).exists():
+        shown = {m.pk: m for m in messages_for_display(conversation, conversation.user)}
+        reply = shown.get(reply.pk, reply)
+    return render_message(reply, oob="true")
 
 
 def render_appended(message: Message) -> str:

@@ -76,7 +76,8 @@ async def wait_for_generation(reply_id: int) -> None:
 
 def _load_for_generation(reply_id: int) -> tuple[Message, list[dict], tuple[str, ...]]:
     """The reply, the history the model is sent, and the crisis signals the conversation recorded."""
-    reply = Message.objects.select_related("conversation").get(pk=reply_id)
+    # The user too: their custom instructions go with every request of the reply.
+    reply = Message.objects.select_related("conversation__user").get(pk=reply_id)
     earlier = reply.conversation.messages.filter(id__lt=reply.pk).exclude(status=Message.Status.STREAMING)
     return reply, history_of(earlier), reply.conversation.crisis_signals()
 
@@ -84,8 +85,9 @@ def _load_for_generation(reply_id: int) -> tuple[Message, list[dict], tuple[str,
 def history_of(messages) -> list[dict]:
     """What the model is sent of earlier messages. A refused exchange (the user's message and the refused
     reply) is left out: sent again, it would keep later turns refused. Earlier attempts at a reply to the
-    last user message (a Retry) are left out whole, tool round trips included: the model answers afresh."""
-    messages = list(messages)
+    last user message (a Retry) are left out whole, tool round trips included: the model answers afresh.
+    Of the versions of a regenerated reply, only the one the user is looking at is history."""
+    messages = [m for m in messages if m.version_shown]
     last_user = max((index for index, m in enumerate(messages) if m.is_user), default=-1)
     messages = messages[: last_user + 1]
     refused_prompts = {
@@ -233,6 +235,8 @@ async def _generate(reply_id: int) -> Message:
             policy=flow.welfare_policy(),
             on_text=on_text,
             on_decision=on_decision,
+            model=reply.model_name,
+            instructions=reply.conversation.user.custom_instructions,
             crisis_on_record=crisis_on_record,
         )
         if not finished:
@@ -269,6 +273,9 @@ def outcome_of(progress: TurnProgress) -> tuple[str, str]:
         return Message.Status.INTERRUPTED, claude.ERR_CUT_OFF
     if progress.stop_reason == "pause_turn":
         return Message.Status.INTERRUPTED, claude.ERR_PAUSED
+    if not progress.text.strip() and progress.end is None:
+        # Only reasoning (thinking, which is never shown), or nothing at all: not a reply.
+        return Message.Status.INTERRUPTED, claude.ERR_NO_WORDS
     return Message.Status.COMPLETE, ""
 
 
@@ -277,8 +284,7 @@ async def _finish_and_publish(reply_id: int, progress: TurnProgress, status: str
     if reply.conversation.is_ended:
         html = await database_sync_to_async(fragments.render_snapshot)(reply.conversation)
     else:
-        html = fragments.render_message(reply, oob="true") + fragments.render_controls(
-            reply.conversation, streaming=False
-        )
+        html = await database_sync_to_async(fragments.render_finished)(reply)
+        html += fragments.render_controls(reply.conversation, streaming=False)
     await fragments.publish(reply.conversation_id, html)
     return reply

@@ -19,6 +19,15 @@ class ConversationQuerySet(models.QuerySet):
     def recent_first(self) -> "ConversationQuerySet":
         return self.order_by("-updated_at", "-created_at")
 
+    def for_sidebar(self) -> "ConversationQuerySet":
+        """The chat list: archived chats left out, pinned ones first (latest pinned on top), then recent."""
+        return self.filter(archived_at__isnull=True).order_by(
+            models.F("pinned_at").desc(nulls_last=True), "-updated_at", "-created_at"
+        )
+
+    def archived(self) -> "ConversationQuerySet":
+        return self.filter(archived_at__isnull=False).order_by("-archived_at")
+
     def ended(self) -> "ConversationQuerySet":
         return self.filter(ended_at__isnull=False)
 
@@ -84,6 +93,12 @@ class Conversation(models.Model):
     end_summary = models.TextField(blank=True)
     # Set when staff reopen a conversation ended by mistake; the end itself stays in the events.
     reopened_at = models.DateTimeField(null=True, blank=True)
+
+    # Organising one's chats (never a write to the conversation itself, so allowed after an end too).
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    # The model chosen for this chat's replies (one of BOWOUT_MODELS); blank: the default, BOWOUT_MODEL.
+    model = models.CharField(max_length=100, blank=True)
 
     # A branch: a new conversation made by editing a message of another one.
     parent = models.ForeignKey(
@@ -192,12 +207,22 @@ class Message(models.Model):
     stop_details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Regenerate keeps every version of a reply; the one the user is looking at is shown and sent to the
+    # model as history, the others wait to be paged to (‹ 1/2 ›).
+    version_shown = models.BooleanField(default=True)
     # While streaming: the worker writing this reply and its latest sign of life (chat/liveness.py).
     writer = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(default=timezone.now, null=True, blank=True)
 
     # The viewer's own rating, set for display by chat.fragments.messages_for_display (not a column).
     my_rating: str
+    # Also set there: whether a later message follows (only the last reply can be regenerated), and for a
+    # regenerated reply the ids of all its versions and which one this is (‹ 2/3 ›).
+    followed: bool = False
+    versions: list[int] = []  # noqa: RUF012  # read only; a list per message is set by the display code
+    version_number: int = 0
+    previous_version: int | None = None
+    next_version: int | None = None
 
     class Meta:
         ordering = ["id"]
@@ -233,10 +258,45 @@ class Message(models.Model):
         return str(details.get("explanation") or "")
 
     @property
+    def can_regenerate(self) -> bool:
+        """A finished reply may be written again (Retry is for one that failed or broke off; a refused
+        exchange is never sent again)."""
+        return self.role == self.Role.ASSISTANT and self.status in (self.Status.COMPLETE, self.Status.STOPPED)
+
+    @property
+    def reasoning(self) -> str:
+        """The thinking (or its summaries) the model returned with this reply: never shown to the user as
+        its words, and shown to staff labelled as reasoning."""
+        parts = [
+            block["thinking"].strip()
+            for turn in self.api_messages or []
+            if isinstance(turn, dict)
+            and turn.get("role") == "assistant"
+            and isinstance(turn.get("content"), list)
+            for block in turn["content"]
+            if isinstance(block, dict)
+            and block.get("type") == "thinking"
+            and isinstance(block.get("thinking"), str)
+        ]
+        return "\n\n".join(part for part in parts if part)
+
+    @property
+    def non_claude_model(self) -> str:
+        """The configured model's name when it is not a Claude (another server, a LiteLLM proxy), else "":
+        a refusal then names that model's safety systems, not Claude's. From the configured name, not the
+        stream's: LiteLLM's adapter says "claude-3-5-sonnet-20240620" in every message_start."""
+        name = self.model_name.strip()
+        return "" if not name or "claude" in name.lower() else name
+
+    # Words in an error sentence (chat/claude.py) saying a retry cannot help: no Retry is offered beside them.
+    NO_RETRY_WORDS = ("retrying will not help", "retrying is unlikely to help")
+
+    @property
     def can_retry(self) -> bool:
-        return self.role == self.Role.ASSISTANT and self.status in (
-            self.Status.FAILED,
-            self.Status.INTERRUPTED,
+        return (
+            self.role == self.Role.ASSISTANT
+            and self.status in (self.Status.FAILED, self.Status.INTERRUPTED)
+            and not any(words in self.error for words in self.NO_RETRY_WORDS)
         )
 
 

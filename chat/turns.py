@@ -2,7 +2,11 @@
 the caller saves and publishes through the callbacks, so the web flow and `welfare_eval` share it.
 
 What the model sends back is kept verbatim (thinking blocks with their signatures included): in a tool
-round trip the API refuses an assistant turn whose thinking was dropped or changed.
+round trip the API refuses an assistant turn whose thinking was dropped or changed. Blocks of a type Bowout
+does not know are not kept, and a tool call repeated under one id is one call.
+
+The user reads only the text blocks: thinking, and the summaries of it the API returns, is the model's
+reasoning and is never shown as its words.
 """
 
 import contextlib
@@ -67,14 +71,33 @@ def block_param(block: Any) -> dict[str, Any] | None:
     if kind == "redacted_thinking":
         return {"type": "redacted_thinking", "data": block.data}
     if kind == "tool_use":
-        tool_input = block.input if isinstance(getattr(block, "input", None), dict) else {}
-        return {"type": "tool_use", "id": block.id, "name": block.name, "input": tool_input}
-    if hasattr(block, "model_dump"):
-        return block.model_dump(mode="json", exclude_none=True)
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": tool_input_of(block)}
+    # A type Bowout does not know (a new API block, a server's own invention): sent back, it could make
+    # every later request of the chat a 400.
     return None
 
 
+def tool_input_of(block: Any) -> dict[str, Any]:
+    tool_input = getattr(block, "input", None)
+    return tool_input if isinstance(tool_input, dict) else {}
+
+
+def tool_calls(content: list[Any]) -> list[Any]:
+    """The response's tool calls, one per id. llama.cpp repeats a call's `content_block_start` (the SDK
+    then holds the call twice, once without its input): the copy with the input is the call."""
+    calls: dict[str, Any] = {}
+    for block in content:
+        if getattr(block, "type", None) != "tool_use":
+            continue
+        known = calls.get(block.id)
+        if known is None or (not tool_input_of(known) and tool_input_of(block)):
+            calls[block.id] = block
+    return list(calls.values())
+
+
 def assistant_turn(content: list[Any], *, keep_tool_calls: bool) -> dict[str, Any]:
+    calls = {id(call) for call in tool_calls(content)}
+    content = [b for b in content if getattr(b, "type", None) != "tool_use" or id(b) in calls]
     blocks = [param for block in content if (param := block_param(block)) is not None]
     if not keep_tool_calls:
         # A tool call cut off by max_tokens (or any non-tool stop) is never answered; the API would refuse it.
@@ -98,30 +121,34 @@ async def run_turn(
     policy: welfare.Policy,
     on_text: OnText,
     on_decision: OnDecision,
+    model: str = "",
+    instructions: str = "",
     crisis_on_record: tuple[str, ...] = (),
 ) -> bool:
     """Run the turn, filling `progress`. `on_text` gets the whole text so far and returns False to stop;
     returns False when stopped that way, True when the model finished (or the conversation ended).
 
-    The user sees the text blocks of every round and, in rounds after a tool result, the text of signed
-    thinking blocks too: Claude writes its words between tool calls inside them (returned when thinking
-    `display` is "summarized"). Thinking before the first tool call, and unsigned thinking from other
-    servers, is reasoning, not shown. `crisis_on_record`: the crisis signals the conversation recorded
-    (the policy's guard remembers them even when the message is no longer sent to the model)."""
+    One response is one decision: however many end_conversation calls it holds (parallel, or repeated),
+    they are decided once and recorded once, and a confirmation can only come in a later response. `model` and `instructions`
+    go to every request as they are (claude.stream_reply). `crisis_on_record`: the crisis signals the
+    conversation recorded (the policy's guard remembers them even when the model is no longer sent them)."""
     confirmation_requested = False
     previous_round_text = ""
     paused = False
     for round_number in range(MAX_TOOL_ROUNDS + 1):
         # A reply resumed after pause_turn goes on mid-sentence; a round after a tool result starts anew.
         separator = "\n\n" if progress.text and not progress.text.endswith("\n\n") and not paused else ""
-        stream = claude.stream_reply(messages + progress.api_messages, tools=[welfare.END_TOOL])
+        stream = claude.stream_reply(
+            messages + progress.api_messages,
+            tools=[welfare.END_TOOL],
+            model=model,
+            instructions=instructions,
+        )
         final: Any = None
         async with contextlib.aclosing(stream):  # type: ignore[type-var]  # an async generator has aclose
             async for event in stream:
                 if isinstance(event, claude.Finished):
                     final = event.message
-                    continue
-                if isinstance(event, claude.ThinkingText) and (round_number == 0 or not event.signed):
                     continue
                 progress.text += separator + event.text
                 progress.round_text += event.text
@@ -144,21 +171,15 @@ async def run_turn(
             continue
         if not calls_tools:
             return True
-        results = []
-        for block in final.content:
-            if block.type != "tool_use":
-                continue
-            tool_input = block.input if isinstance(getattr(block, "input", None), dict) else {}
-            if block.name != welfare.END_TOOL_NAME:
-                results.append(
-                    {
-                        "type": "tool_result",
-                        "tool_use_id": block.id,
-                        "content": "Unknown tool.",
-                        "is_error": True,
-                    }
-                )
-                continue
+        calls = tool_calls(final.content)
+        end_calls = [call for call in calls if call.name == welfare.END_TOOL_NAME]
+        decision: welfare.Decision | None = None
+        if end_calls:
+            # The call with a valid input speaks for the response, if any does.
+            tool_input = next(
+                (tool_input_of(c) for c in end_calls if welfare.valid_input(tool_input_of(c))),
+                tool_input_of(end_calls[0]),
+            )
             decision = welfare.decide(
                 tool_input,
                 history=messages,
@@ -169,9 +190,21 @@ async def run_turn(
             decision = await second_opinion.review(decision, messages)
             await on_decision(decision, dict(tool_input))
             confirmation_requested = confirmation_requested or decision.outcome == "confirm"
-            results.append({"type": "tool_result", "tool_use_id": block.id, **decision.tool_result()})
             if decision.ends:
                 progress.end = decision
+        results = []
+        for call in calls:
+            if decision is not None and call.name == welfare.END_TOOL_NAME:
+                results.append({"type": "tool_result", "tool_use_id": call.id, **decision.tool_result()})
+            else:
+                results.append(
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": call.id,
+                        "content": "Unknown tool.",
+                        "is_error": True,
+                    }
+                )
         progress.api_messages.append({"role": "user", "content": results})
         if progress.end is not None:
             return True

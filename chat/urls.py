@@ -18,4 +18,13 @@ urlpatterns = [
     path("c/<uuid:conversation_id>/appeal/", views.appeal, name="appeal"),
     path("c/<uuid:conversation_id>/messages/<int:message_id>/edit/", views.edit, name="edit"),
     path("c/<uuid:conversation_id>/messages/<int:message_id>/rate/", views.rate, name="rate"),
+    path("c/<uuid:conversation_id>/regenerate/", views.regenerate, name="regenerate"),
+    path("c/<uuid:conversation_id>/messages/<int:message_id>/show/", views.show_version, name="show_version"),
+    path("c/<uuid:conversation_id>/model/", views.choose_model, name="model"),
+    path("c/<uuid:conversation_id>/pin/", views.pin, name="pin"),
+    path("c/<uuid:conversation_id>/archive/", views.archive, name="archive"),
+    path("c/<uuid:conversation_id>/export.<str:fmt>", views.export_conversation, name="export"),
+    path("archived/", views.archived, name="archived"),
+    path("search/", views.search_chats, name="search"),
+    path("export.<str:fmt>", views.export_all, name="export_all"),
 ]

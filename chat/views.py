@@ -3,13 +3,13 @@ from uuid import UUID, uuid4
 from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from chat import close_codes, flow, fragments, generation, liveness, quotas
+from chat import close_codes, export, flow, fragments, generation, liveness, quotas, search
 from chat.models import Conversation
 
 TEMPLATE = "chat/conversation.html"
@@ -36,7 +36,7 @@ def _go(request: HtmxHttpRequest, url: str) -> HttpResponse:
 
 
 def _sidebar(user) -> list[Conversation]:
-    return list(Conversation.objects.for_user(user).recent_first()[:200])
+    return list(Conversation.objects.for_user(user).for_sidebar()[:200])
 
 
 @login_required
@@ -81,6 +81,7 @@ def render_conversation(
         "draft": draft,
         # Without JavaScript the form's own id makes a double submit one message.
         "new_client_id": uuid4(),
+        "chosen_model": flow.reply_model(conversation),
     }
     return render(request, TEMPLATE, context, status=status)
 
@@ -280,3 +281,136 @@ def feedback(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
 @require_POST
 def appeal(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
     return _end_feedback(request, conversation_id, appeal=True)
+
+
+@login_required
+@require_POST
+async def regenerate(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
+    """Another version of the last reply (the earlier ones are kept); the same path as Retry."""
+    user = await request.auser()
+    try:
+        reply = await sync_to_async(flow.regenerate_reply)(
+            user, conversation_id, request.POST.get("message_id")
+        )
+    except flow.ChatError as error:
+        return await sync_to_async(_refuse)(request, conversation_id, error)
+    # The whole list: every tab swaps the earlier version for the new one being written.
+    await fragments.publish(
+        conversation_id, await sync_to_async(fragments.render_snapshot)(reply.conversation)
+    )
+    generation.start_generation(reply)
+    await generation.wait_for_generation(reply.pk)
+    return redirect(reverse("chat:conversation", args=[conversation_id]) + f"#msg-{reply.pk}")
+
+
+@login_required
+@require_POST
+def show_version(request: HtmxHttpRequest, conversation_id: UUID, message_id: int) -> HttpResponse:
+    try:
+        shown = flow.show_version(request.user, conversation_id, message_id)
+    except flow.ChatError as error:
+        return _refuse(request, conversation_id, error)
+    if request.htmx:
+        # The same page with another version in it (a redirect differing only by its #anchor would not load).
+        return HttpResponse(status=204, headers={"HX-Refresh": "true"})
+    return redirect(reverse("chat:conversation", args=[conversation_id]) + f"#msg-{shown.pk}")
+
+
+@login_required
+@require_POST
+def choose_model(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
+    try:
+        conversation = flow.choose_model(request.user, conversation_id, request.POST.get("model"))
+    except flow.ChatError as error:
+        return _refuse(request, conversation_id, error)
+    flash.success(request, f"New replies in this chat will be written by {conversation.model}.")
+    return redirect("chat:conversation", conversation_id=conversation_id)
+
+
+@login_required
+@require_POST
+def pin(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
+    try:
+        flow.set_pinned(request.user, conversation_id, request.POST.get("pinned") != "0")
+    except flow.ChatError as error:
+        return _refuse(request, conversation_id, error)
+    return redirect("chat:conversation", conversation_id=conversation_id)
+
+
+@login_required
+@require_POST
+def archive(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
+    archiving = request.POST.get("archived") != "0"
+    try:
+        flow.set_archived(request.user, conversation_id, archiving)
+    except flow.ChatError as error:
+        return _refuse(request, conversation_id, error)
+    if archiving:
+        flash.success(request, "Chat archived. Find it under Archived chats.")
+        return redirect("chat:home")
+    return redirect("chat:conversation", conversation_id=conversation_id)
+
+
+@login_required
+@require_GET
+def archived(request: HtmxHttpRequest) -> HttpResponse:
+    chats = list(Conversation.objects.for_user(request.user).archived()[:500])
+    return render(
+        request, "chat/archived.html", {"conversations": _sidebar(request.user), "archived_chats": chats}
+    )
+
+
+@login_required
+@require_GET
+def search_chats(request: HtmxHttpRequest) -> HttpResponse:
+    """GET /search/?q=…: the user's own chats that match, each with a snippet linking to it."""
+    error, results, query = "", [], ""
+    try:
+        query = search.clean_query(request.GET.get("q"))
+        results = search.search(request.user, query)
+    except search.BadQuery as bad:
+        error = str(bad)
+    context = {
+        "conversations": _sidebar(request.user),
+        "search_query": query or request.GET.get("q", "")[: search.MAX_QUERY_CHARS],
+        "results": results,
+        "error": error,
+    }
+    return render(request, "chat/search.html", context, status=400 if error else 200)
+
+
+def _download(body: str, fmt: str, name: str) -> HttpResponse:
+    return HttpResponse(
+        body,
+        content_type=export.FORMATS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _render_export(conversations: list[Conversation], fmt: str) -> str:
+    return export.as_json(conversations) if fmt == "json" else export.as_markdown(conversations)
+
+
+@login_required
+@require_GET
+def export_conversation(request: HtmxHttpRequest, conversation_id: UUID, fmt: str) -> HttpResponse:
+    if fmt not in export.FORMATS:
+        return HttpResponseBadRequest("Export as md (Markdown) or json.", content_type="text/plain")
+    conversation = _get_conversation(request, conversation_id)
+    return _download(
+        _render_export([conversation], fmt), fmt, export.filename([conversation], fmt, single=True)
+    )
+
+
+@login_required
+@require_GET
+def export_all(request: HtmxHttpRequest, fmt: str) -> HttpResponse:
+    if fmt not in export.FORMATS:
+        return HttpResponseBadRequest("Export as md (Markdown) or json.", content_type="text/plain")
+    conversations = list(Conversation.objects.for_user(request.user).order_by("created_at"))
+    if not conversations:
+        flash.error(request, "You have no chats to export yet.")
+        return redirect("chat:home")
+    return _download(
+        _render_export(conversations, fmt), fmt, export.filename(conversations, fmt, single=False)
+    )

@@ -199,6 +199,14 @@ def _request_unfounded(history: list[dict[str, Any]]) -> str:
     return ""
 
 
+def valid_input(tool_input: Any) -> bool:
+    """Whether an end_conversation input names a known reason and a summary (what `decide` requires)."""
+    if not isinstance(tool_input, dict):
+        return False
+    summary = tool_input.get("summary")
+    return tool_input.get("reason") in REASONS and isinstance(summary, str) and bool(summary.strip())
+
+
 def decide(
     tool_input: Any,
     *,

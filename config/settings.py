@@ -251,13 +251,16 @@ LOGGING = {
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY", "")
 ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL", "")
 BOWOUT_MODEL = env_str("BOWOUT_MODEL", "claude-sonnet-5-5")
+# The models a user may pick per chat when a model server is configured (comma-separated); the default,
+# BOWOUT_MODEL, is always one of them. Offline there is one model, the simulator's.
+BOWOUT_MODELS = list(dict.fromkeys([BOWOUT_MODEL, *env_list("BOWOUT_MODELS", [])]))
 # Thinking tokens count against max_tokens: leave room for them as well as the visible reply.
 BOWOUT_MAX_TOKENS = env_int("BOWOUT_MAX_TOKENS", 16000, minimum=1)
 # adaptive (the current models' default), enabled (a fixed budget), between_tools (the lowest setting the
 # current models accept) or off (send no thinking parameter: for servers without thinking, e.g. Ollama).
 BOWOUT_THINKING = env_choice("BOWOUT_THINKING", "adaptive", {"adaptive", "enabled", "between_tools", "off"})
-# summarized returns thinking text, and with it the words Claude writes between tool calls (such as its last
-# words before ending a chat); omitted returns only the signature.
+# summarized returns a summary of Claude's reasoning (kept for the API and shown to staff labelled as
+# reasoning, never to the user as Claude's words); omitted returns only the signature.
 BOWOUT_THINKING_DISPLAY = env_choice("BOWOUT_THINKING_DISPLAY", "summarized", {"summarized", "omitted"})
 BOWOUT_THINKING_BUDGET = env_int("BOWOUT_THINKING_BUDGET", 4096, minimum=1024)
 # Empty: the model's default effort.
@@ -266,11 +269,16 @@ BOWOUT_EFFORT = env_choice("BOWOUT_EFFORT", "", {"", "low", "medium", "high", "x
 BOWOUT_PROMPT_CACHE = env_bool("BOWOUT_PROMPT_CACHE", True)
 BOWOUT_MAX_RETRIES = env_int("BOWOUT_MAX_RETRIES", 2)
 BOWOUT_REQUEST_TIMEOUT = env_float("BOWOUT_REQUEST_TIMEOUT", 120.0, minimum=1.0)
+# A 429/529 asking to wait longer than this (seconds) is not retried while the user reads "writing…": the
+# reply fails at once and says when to try again.
+BOWOUT_RETRY_AFTER_MAX_WAIT = env_float("BOWOUT_RETRY_AFTER_MAX_WAIT", 10.0)
 BOWOUT_SYSTEM_PROMPT_FILE = env_str(
     "BOWOUT_SYSTEM_PROMPT_FILE", str(BASE_DIR / "chat" / "prompts" / "system.md")
 )
 BOWOUT_SIMULATOR_DELAY = env_float("BOWOUT_SIMULATOR_DELAY", 0.03)
 BOWOUT_MAX_MESSAGE_CHARS = env_int("BOWOUT_MAX_MESSAGE_CHARS", 20_000, minimum=1)
+# Custom instructions (a user's settings page) are context, not a second system prompt: kept short.
+BOWOUT_CUSTOM_INSTRUCTIONS_MAX_CHARS = env_int("BOWOUT_CUSTOM_INSTRUCTIONS_MAX_CHARS", 1_500, minimum=1)
 # How long deltas are gathered before one fragment crosses the channel layer.
 BOWOUT_STREAM_FLUSH_SECONDS = env_float("BOWOUT_STREAM_FLUSH_SECONDS", 0.05)
 # How often a streaming reply's text is saved (and at its end): what a crashed worker may lose.

@@ -36,7 +36,15 @@ SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-
 FAULT_STATUS: dict[str, tuple[int, str, str]] = {
     "overloaded": (529, "overloaded_error", "Overloaded"),
     "server": (500, "api_error", "Internal server error"),
+    "rate_limited": (
+        429,
+        "rate_limit_error",
+        "This request would exceed your organization's rate limit of 80,000 output tokens per minute.",
+    ),
+    "prompt_too_long": (400, "invalid_request_error", "prompt is too long: 208316 tokens > 200000 maximum"),
 }
+# The API says how long to wait on a 429 (`retry-after`, seconds).
+FAULT_RETRY_AFTER = {"rate_limited": 38}
 # Lets a deployment (or a test run) switch the default without code: BOWOUT_SIMULATOR_THINKING=0.
 THINKING_ENV = "BOWOUT_SIMULATOR_THINKING"
 
@@ -93,7 +101,9 @@ def create_app(
             return
         reply = plan_reply(Dialogue.from_request(body), options, scripts)
         if reply.fault in FAULT_STATUS:
-            await send_error(send, *FAULT_STATUS[reply.fault])
+            wait = FAULT_RETRY_AFTER.get(reply.fault)
+            headers = [(b"retry-after", str(wait).encode())] if wait else []
+            await send_error(send, *FAULT_STATUS[reply.fault], headers=headers)
             return
         generation = lay_out(reply, body, mode, signer, usage)
         if body.get("stream"):
@@ -213,13 +223,19 @@ def error_body(error_type: str, message: str, request_id: str) -> dict[str, Any]
 
 
 async def send_json(
-    send: Send, status: int, payload: Mapping[str, Any], request_id: str | None = None
+    send: Send,
+    status: int,
+    payload: Mapping[str, Any],
+    request_id: str | None = None,
+    headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> None:
-    headers = JSON_HEADERS + id_header(request_id or new_request_id())
+    headers = JSON_HEADERS + id_header(request_id or new_request_id()) + list(headers)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": json.dumps(payload).encode()})
 
 
-async def send_error(send: Send, status: int, error_type: str, message: str) -> None:
+async def send_error(
+    send: Send, status: int, error_type: str, message: str, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     request_id = new_request_id()
-    await send_json(send, status, error_body(error_type, message, request_id), request_id)
+    await send_json(send, status, error_body(error_type, message, request_id), request_id, headers)

@@ -68,7 +68,7 @@ END_CONVERSATION = "end_conversation"
 
 # --- Reply plans ---------------------------------------------------------------------------------------
 
-Fault = Literal["overloaded", "server", "midstream", "disconnect"]
+Fault = Literal["overloaded", "server", "rate_limited", "prompt_too_long", "midstream", "disconnect"]
 
 
 @dataclass(frozen=True)
@@ -376,9 +376,22 @@ def cut_inside_a_tool_call(dialogue: Dialogue) -> Reply:
     return Reply((preface, call), token_cap=text_tokens(preface.text) + json_tokens(arguments) // 2)
 
 
+def parallel_end_calls(dialogue: Dialogue) -> Reply:
+    """Parallel tool use: two end_conversation calls in one response, as the API may send them."""
+    if not dialogue.has_tool(END_CONVERSATION):
+        return Reply((Text(filler_text(30)),))
+    call = end_call("user_requested", USER_REQUESTED_SUMMARY)
+    return Reply((Text(TOOL_PREFACE_TEXT), call, call))
+
+
 FAULT_REPLIES: dict[str, Callable[[Dialogue], Reply]] = {
     "overloaded": lambda c: Reply((), fault="overloaded"),
     "server": lambda c: Reply((), fault="server"),
+    "rate_limited": lambda c: Reply((), fault="rate_limited"),
+    "prompt_too_long": lambda c: Reply((), fault="prompt_too_long"),
+    "parallel_end": parallel_end_calls,
+    # Adaptive thinking may end the turn after thinking alone: a response with no text block.
+    "thinking_only": lambda c: Reply((), thinking=filler_text(30)),
     "midstream": lambda c: Reply((Text(filler_text(60)),), fault="midstream"),
     "disconnect": lambda c: Reply((Text(filler_text(60)),), fault="disconnect"),
     "refusal": lambda c: refusal(REFUSAL_PARTIAL_TEXT),

@@ -20,6 +20,36 @@ DISPLAYS = ("summarized", "omitted")
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
 SAMPLING = ("temperature", "top_p", "top_k")
 THINKING_BLOCKS = ("thinking", "redacted_thinking")
+# The content block types the API accepts in a request (the SDK's ContentBlockParam union); any other type
+# is refused with the tag error below, as the API refuses it.
+REQUEST_BLOCKS = (
+    "bash_code_execution_tool_result",
+    "code_execution_tool_result",
+    "container_upload",
+    "document",
+    "image",
+    "redacted_thinking",
+    "search_result",
+    "server_tool_use",
+    "text",
+    "text_editor_code_execution_tool_result",
+    "thinking",
+    "tool_result",
+    "tool_search_tool_result",
+    "tool_use",
+    "web_fetch_tool_result",
+    "web_search_tool_result",
+)
+# Server-tool blocks name the server tool they belong to: sent without that tool in `tools`, they are refused.
+SERVER_TOOL_BLOCKS = {
+    "server_tool_use": None,  # the tool is its `name`
+    "web_search_tool_result": "web_search",
+    "web_fetch_tool_result": "web_fetch",
+    "code_execution_tool_result": "code_execution",
+    "bash_code_execution_tool_result": "code_execution",
+    "text_editor_code_execution_tool_result": "code_execution",
+    "tool_search_tool_result": "tool_search",
+}
 MIN_BUDGET_TOKENS = 1024
 
 FINAL_THINKING_RULE = (
@@ -104,6 +134,7 @@ def validate_shape(body: Mapping[str, Any]) -> None:
         raise invalid("stream: Input should be a valid boolean")
     validate_system(body.get("system"))
     validate_messages(body.get("messages"))
+    validate_server_tool_blocks(body["messages"], body.get("tools"))
 
 
 def validate_system(system: Any) -> None:
@@ -147,7 +178,12 @@ def validate_message(index: int, message: Any) -> None:
         return
     if not isinstance(content, list) or not all(isinstance(b, dict) and "type" in b for b in content):
         raise invalid(f"messages.{index}.content: Input should be a valid string or list of content blocks")
-    for block in content:
+    for position, block in enumerate(content):
+        if block["type"] not in REQUEST_BLOCKS:
+            raise invalid(
+                f"messages.{index}.content.{position}: Input tag '{block['type']}' found using 'type' does not "
+                "match any of the expected tags: " + ", ".join(f"'{t}'" for t in REQUEST_BLOCKS)
+            )
         if block["type"] == "text" and not block.get("text"):
             raise invalid(f"messages.{index}.content: text content blocks must be non-empty")
         if block["type"] == "text" and not str(block["text"]).strip():
@@ -161,9 +197,31 @@ def validate_message(index: int, message: Any) -> None:
         )
 
 
-def validate_tool_pairing(messages: list[dict[str, Any]]) -> None:
-    """The real API insists every tool_use is answered in the very next message, and vice versa."""
+def validate_server_tool_blocks(messages: list[dict[str, Any]], tools: Any) -> None:
+    declared = {str(t.get("name")) for t in tools or () if isinstance(t, Mapping)}
     for index, message in enumerate(messages):
+        for position, block in enumerate(blocks_of(message)):
+            kind = block.get("type")
+            if kind not in SERVER_TOOL_BLOCKS:
+                continue
+            tool = SERVER_TOOL_BLOCKS[kind] or str(block.get("name"))
+            if tool not in declared:
+                raise invalid(
+                    f"messages.{index}.content.{position}: `{kind}` block for the server tool `{tool}`, "
+                    f"but no tool named `{tool}` was provided in `tools`."
+                )
+
+
+def validate_tool_pairing(messages: list[dict[str, Any]]) -> None:
+    """The real API insists every tool_use is answered in the very next message, and vice versa, and
+    that tool_use ids are unique."""
+    seen: set[str] = set()
+    for index, message in enumerate(messages):
+        for position, block in enumerate(blocks_of(message)):
+            if block.get("type") in ("tool_use", "server_tool_use"):
+                if str(block.get("id")) in seen:
+                    raise invalid(f"messages.{index}.content.{position}: `tool_use` ids must be unique")
+                seen.add(str(block.get("id")))
         uses = block_ids(message, "tool_use", "id") if message["role"] == "assistant" else set()
         results = (
             block_ids(messages[index + 1], "tool_result", "tool_use_id")

@@ -68,7 +68,7 @@ def recorded_message(scenario: str, number: int = 1) -> dict[str, Any]:
     message: dict[str, Any] = {}
     for chunk in recording.chunks():
         data = next((line[6:] for line in chunk.decode().splitlines() if line.startswith("data: ")), None)
-        if data is None:
+        if data is None or data == "[DONE]":  # vLLM ends its stream with an OpenAI-style sentinel
             continue
         event = json.loads(data)
         kind = event.get("type")
@@ -255,7 +255,7 @@ def test_api_text_is_complete_with_usage_cache_tokens_and_the_thinking_block_kep
     assert_requests_follow_the_api(replay.requests("api_text"))
 
 
-def test_api_thinking_tool_end_ends_the_chat_and_shows_claudes_words(
+def test_api_thinking_tool_end_ends_the_chat_and_shows_only_claudes_words(
     use, browser_client, conversation, replay, settings
 ):
     settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
@@ -273,12 +273,12 @@ def test_api_thinking_tool_end_ends_the_chat_and_shows_claudes_words(
 
     shown = visible(page(browser_client, conversation))
     words_before = recorded_text("api_thinking_tool_end", 1)
-    # On this model the words between the two calls come back inside the second round's thinking block.
-    words_between = second["content"][0]["thinking"]
     assert words_before in shown
-    assert words_between in shown
-    # The reasoning before the first call is Claude's own, not words to the user.
-    assert first["content"][0]["thinking"] not in shown
+    # Thinking, and the summaries of it the API returns, is reasoning: never shown as Claude's words, in the
+    # goodbye of an end or anywhere else on the page.
+    for number, recorded in ((1, first), (2, second)):
+        thinking = recorded["content"][0]["thinking"]
+        assert thinking and thinking not in shown, f"round {number}'s thinking is shown as Claude's words"
     assert "Claude ended this conversation" in shown
 
     requests = replay.requests("api_thinking_tool_end")
@@ -622,3 +622,219 @@ def test_retry_after_a_broken_end_round_trip_answers_afresh(
     sent_blocks = [b for message in sent["messages"] for b in blocks(message)]
     assert not [b for b in sent_blocks if b.get("type") in ("tool_use", "tool_result")]
     assert sent["messages"][-1]["role"] == "user" and "You are useless." in json.dumps(sent["messages"][-1])
+
+
+# --- Any Anthropic-compatible server, any stream it sends (issue 16) ------------------------------------
+
+
+def sent_blocks(request: dict[str, Any]) -> list[dict[str, Any]]:
+    return [b for message in request["messages"] for b in blocks(message)]
+
+
+def go_offline(settings) -> None:
+    """From now on Bowout talks to the built-in offline model, which refuses what the real API refuses."""
+    settings.ANTHROPIC_API_KEY = ""
+    settings.ANTHROPIC_BASE_URL = ""
+
+
+def test_blocks_bowout_does_not_know_are_never_sent_back_and_the_chat_goes_on(
+    use, browser_client, conversation, replay, settings
+):
+    use("ollama_web_search")
+    first = send(browser_client, conversation, "What is the tallest volcano in the solar system?")
+    assert first.status == "complete"
+    assert first.content == recorded_text("ollama_web_search")
+    assert recorded_text("ollama_web_search") in visible(article(page(browser_client, conversation), first))
+
+    # The offline model refuses, as the API does, server-tool blocks without their tool: the chat goes on.
+    go_offline(settings)
+    reply = send(browser_client, conversation, "How do tides work?")
+    assert reply.status == "complete", reply.error
+    assert reply.content[:40] in visible(page(browser_client, conversation))
+
+    use("api_text")
+    assert send(browser_client, conversation, "And on Earth?").status == "complete"
+    (request,) = replay.requests("api_text")
+    kinds = {b.get("type") for b in sent_blocks(request)}
+    assert kinds <= {"text", "thinking"}, f"blocks the API would refuse were sent back: {kinds}"
+
+
+def test_thinking_signed_by_another_server_is_not_shown_nor_sent_to_claude(
+    use, browser_client, conversation, replay, settings
+):
+    use("vllm_thinking_hex_signature")
+    reply = send(browser_client, conversation, "Why do rainbows happen?")
+
+    thinking = recorded_message("vllm_thinking_hex_signature")["content"][0]
+    assert thinking["type"] == "thinking" and len(thinking["signature"]) == 32
+    assert reply.status == "complete" and reply.content == recorded_text("vllm_thinking_hex_signature")
+    shown = visible(page(browser_client, conversation))
+    assert recorded_text("vllm_thinking_hex_signature") in shown
+    assert thinking["thinking"] not in shown
+
+    go_offline(settings)
+    after = send(browser_client, conversation, "How do tides work?")
+    assert after.status == "complete", after.error
+
+    use("api_text")
+    assert send(browser_client, conversation, "Thanks! And fog?").status == "complete"
+    (request,) = replay.requests("api_text")
+    assert thinking["signature"] not in json.dumps(request), "vLLM's signature would be a 400 from the API"
+
+
+def test_parallel_end_calls_in_one_response_are_one_call_that_asks_to_confirm(
+    use, browser_client, conversation, replay, settings
+):
+    settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
+    use("api_parallel_end_calls")
+    reply = send(browser_client, conversation, "You're useless and I'll keep saying it.")
+
+    conversation.refresh_from_db()
+    assert not conversation.is_ended, "two calls in one response ended the chat without a later confirmation"
+    assert [e.kind for e in events(conversation)] == [ConversationEvent.Kind.END_CONFIRM_REQUESTED]
+    assert reply.status == "complete"
+    markup = page(browser_client, conversation)
+    assert 'data-role="ended-banner"' not in markup and 'id="composer"' in markup
+    assert recorded_text("api_parallel_end_calls", 2) in visible(markup)
+
+    first, second = replay.requests("api_parallel_end_calls")
+    calls = [
+        b["id"] for b in recorded_message("api_parallel_end_calls")["content"] if b["type"] == "tool_use"
+    ]
+    results = [b for b in second["messages"][-1]["content"] if b["type"] == "tool_result"]
+    assert sorted(r["tool_use_id"] for r in results) == sorted(calls), "each call is answered once"
+    assert len({json.dumps(r["content"]) for r in results}) == 1, "both calls get the one decision"
+    assert_requests_follow_the_api([first, second])
+
+
+def test_llamacpp_repeating_a_tool_calls_start_is_one_call_with_its_input(
+    use, browser_client, conversation, replay, settings
+):
+    settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
+    use("llamacpp_repeated_tool_start")
+    reply = send(browser_client, conversation, "Please end this chat.")
+
+    assert reply.status == "complete"
+    recorded = events(conversation)
+    assert [e.kind for e in recorded] == [ConversationEvent.Kind.END_CONFIRM_REQUESTED], (
+        "a repeated start must not add a second call, declined as invalid"
+    )
+    assert recorded[0].detail["input"] == {
+        "reason": "user_requested",
+        "summary": "The user asked to end the chat.",
+    }
+    assert recorded_text("llamacpp_repeated_tool_start", 2) in visible(page(browser_client, conversation))
+
+    requests = replay.requests("llamacpp_repeated_tool_start")
+    assert len(requests) == 2
+    calls = [b for b in sent_blocks(requests[1]) if b.get("type") == "tool_use"]
+    results = [b for b in sent_blocks(requests[1]) if b.get("type") == "tool_result"]
+    assert len(calls) == len({c["id"] for c in calls}) == 1 and len(results) == 1
+    assert calls[0]["input"] == recorded[0].detail["input"]
+    assert_requests_follow_the_api(requests)
+
+
+@pytest.mark.parametrize("scenario", ["api_thinking_only", "ollama_empty_reply"])
+def test_a_reply_without_words_is_incomplete_with_retry(scenario, use, browser_client, conversation):
+    use(scenario)
+    reply = send(browser_client, conversation, "What caused the French Revolution?")
+
+    assert reply.status == "interrupted" and not reply.content.strip()
+    markup = page(browser_client, conversation)
+    shown = visible(article(markup, reply))
+    assert "without writing a reply" in shown and offers_retry(markup, reply)
+    for block in recorded_message(scenario)["content"]:
+        assert not block.get("thinking") or block["thinking"] not in visible(markup)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    ["api_too_long_400", "llamacpp_context_exceeded", "vllm_context_too_long", "ollama_context_too_long"],
+)
+def test_a_chat_too_long_for_the_model_says_so_offers_edit_and_no_retry(
+    scenario, use, browser_client, conversation
+):
+    use(scenario)
+    reply = send(browser_client, conversation, "Summarise everything so far.")
+
+    assert reply.status == "failed"
+    markup = page(browser_client, conversation)
+    shown = visible(article(markup, reply))
+    assert "too long" in shown and "Edit on an earlier message" in shown
+    assert not offers_retry(markup, reply), "Retry beside 'retrying will not help'"
+    user_message = conversation.messages.get(role=Message.Role.USER)
+    assert "<summary>Edit</summary>" in article(markup, user_message)
+
+
+@pytest.mark.parametrize(
+    "scenario, when",
+    [("api_rate_limit_retry_after", "about 38 seconds"), ("api_overloaded_retry_after", "about 2 minutes")],
+)
+def test_a_busy_server_asking_for_a_long_wait_fails_at_once_and_says_when_to_try_again(
+    scenario, when, use, browser_client, conversation, replay, settings
+):
+    settings.BOWOUT_MAX_RETRIES = 2  # the production default: the SDK would wait retry-after, twice
+    use(scenario)
+    reply = send(browser_client, conversation, "Tell me about owls.")
+
+    assert reply.status == "failed"
+    assert len(replay.requests(scenario)) == 1, "the wait was not retried behind 'writing…'"
+    markup = page(browser_client, conversation)
+    assert f"try again in {when}" in visible(article(markup, reply))
+    assert offers_retry(markup, reply)
+
+
+def test_a_refusal_through_a_proxy_names_the_configured_model_not_claude(
+    use, browser_client, conversation, settings
+):
+    settings.BOWOUT_MODEL = "azure/gpt-4o"
+    use("litellm_refusal")
+    reply = send(browser_client, conversation, "Tell me something.")
+
+    assert reply.status == "refused"
+    shown = visible(article(page(browser_client, conversation), reply))
+    # LiteLLM's stream says claude-3-5-sonnet-20240620 whatever answered: the configured name is the truth.
+    assert "stopped by the safety systems of the model azure/gpt-4o" in shown
+    assert "Claude's safety systems" not in shown
+
+
+def test_text_blocks_of_one_response_are_kept_apart(use, browser_client, conversation):
+    use("api_text_blocks")
+    reply = send(browser_client, conversation, "How do tides work?")
+
+    texts = [b["text"] for b in recorded_message("api_text_blocks")["content"] if b["type"] == "text"]
+    assert reply.status == "complete" and reply.content == "\n\n".join(texts)
+    body = article(page(browser_client, conversation), reply)
+    assert all(f"<p>{html.escape(text, quote=False)}</p>" in body for text in texts), body
+
+
+def test_staff_see_claudes_thinking_labelled_as_reasoning_never_as_its_words(
+    use, browser_client, conversation, settings, make_user
+):
+    settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
+    use("api_thinking_tool_end")
+    reply = send(browser_client, conversation, "You're a useless idiot and I'll keep saying it.")
+    conversation.refresh_from_db()
+    assert conversation.is_ended
+    thinking = [recorded_message("api_thinking_tool_end", n)["content"][0]["thinking"] for n in (1, 2)]
+
+    staff = Client()
+    staff.force_login(make_user("root@example.com", is_staff=True, is_superuser=True))
+    markup = staff.get(reverse("admin:welfare_admin_endedconversation_change", args=[conversation.pk]))
+    item = re.search(rf'<li [^>]*id="message-{reply.pk}".*?</li>', markup.content.decode(), re.S)
+    assert item, "the reply is not in the transcript"
+    words = re.search(r'<div class="timeline__text">(.*?)</div>', item.group(0), re.S)
+    assert words and recorded_text("api_thinking_tool_end", 1) in html.unescape(words.group(1))
+    reasoning = re.search(
+        r"<dt>Reasoning \(never shown to the user\)</dt><dd>(.*?)</dd>", item.group(0), re.S
+    )
+    assert reasoning, "staff are not shown the reasoning, labelled"
+    for text in thinking:
+        assert text not in html.unescape(words.group(1)), "thinking shown to staff as Claude's words"
+        assert text in html.unescape(reasoning.group(1))
+
+    exported = staff.get(
+        reverse("admin:welfare_admin_endedconversation_transcript_json", args=[conversation.pk])
+    )
+    (saved,) = [m for m in json.loads(exported.content)["messages"] if m["id"] == reply.pk]
+    assert all(text not in saved["content"] and text in saved["reasoning"] for text in thinking)

@@ -59,7 +59,30 @@ def test_every_scenario_the_suite_names_is_recorded():
         "broken_data_only",
         "broken_json_despite_stream",
         "broken_tool_json",
+        "api_parallel_end_calls",
+        "api_thinking_only",
+        "api_text_blocks",
+        "api_rate_limit_retry_after",
+        "api_overloaded_retry_after",
+        "ollama_web_search",
+        "ollama_empty_reply",
+        "ollama_context_too_long",
+        "vllm_thinking_hex_signature",
+        "vllm_context_too_long",
+        "llamacpp_repeated_tool_start",
+        "llamacpp_context_exceeded",
+        "litellm_refusal",
     }
+
+
+def test_every_fixture_added_from_a_servers_source_cites_it():
+    # From issue 16 on, a fixture's first response names the source file and commit it was written from.
+    cited = {
+        name: dict(responses[0].headers).get("x-bowout-fixture-source", "")
+        for name, responses in load_scenarios(STREAMS).items()
+    }
+    for name in ("api_parallel_end_calls", "llamacpp_repeated_tool_start", "vllm_thinking_hex_signature"):
+        assert "@" in cited[name] and "/" in cited[name], name
 
 
 def test_responses_come_in_order_and_the_last_repeats(replay):

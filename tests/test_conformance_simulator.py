@@ -182,3 +182,64 @@ def test_a_simulated_refusal_has_the_recorded_api_shape():
     details = sim["delta"]["stop_details"]
     assert details and details["type"] == "refusal"
     assert set(real["delta"]["stop_details"]) <= set(details)
+
+
+def test_a_simulated_rate_limit_has_the_recorded_api_shape_and_says_how_long_to_wait():
+    real = json.loads(recorded("api_rate_limit_retry_after"))
+    response = simulated([{"role": "user", "content": "Owls [fault:rate_limited]"}])
+
+    assert response.status_code == 429 and int(response.headers["retry-after"]) > 0
+    sim = response.json()
+    assert set(real) <= set(sim) and sim["error"]["type"] == real["error"]["type"] == "rate_limit_error"
+
+
+def test_simulated_parallel_end_calls_have_the_recorded_api_shape():
+    real = events_of(recorded("api_parallel_end_calls"))
+    sim = events_of(simulated([{"role": "user", "content": "End it now [fault:parallel_end]"}]).content)
+
+    real_calls, sim_calls = starts(real, "tool_use"), starts(sim, "tool_use")
+    assert len(real_calls) == len(sim_calls) == 2
+    assert all(set(r) <= set(s) for r, s in zip(real_calls, sim_calls, strict=True))
+    assert len({call["id"] for call in sim_calls}) == 2, "parallel calls have distinct ids"
+    assert first(sim, "message_delta")["delta"]["stop_reason"] == "tool_use"
+
+
+def test_a_simulated_reply_may_be_reasoning_only_as_the_recorded_one():
+    real = events_of(recorded("api_thinking_only"))
+    sim = events_of(simulated([{"role": "user", "content": "Why? [fault:thinking_only]"}]).content)
+
+    assert not starts(real, "text") and not starts(sim, "text")
+    assert starts(sim, "thinking") == starts(real, "thinking")
+    assert first(sim, "message_delta")["delta"]["stop_reason"] == "end_turn"
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {"type": "some_future_block", "data": "opaque"},
+        {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "x"}},
+    ],
+)
+def test_the_offline_model_refuses_blocks_the_api_refuses(block):
+    response = simulated(
+        [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": [block, {"type": "text", "text": "Hello!"}]},
+            {"role": "user", "content": "How do tides work?"},
+        ]
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith("messages.1.content.0:")
+
+
+def test_the_offline_model_refuses_duplicate_tool_use_ids():
+    call = {"type": "tool_use", "id": "toolu_1", "name": "end_conversation", "input": {}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}
+    response = simulated(
+        [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": [call, dict(call)]},
+            {"role": "user", "content": [result, {"type": "text", "text": "and?"}]},
+        ]
+    )
+    assert response.status_code == 400 and "must be unique" in response.json()["error"]["message"]

@@ -80,3 +80,42 @@ def test_unsigned_thinking_from_other_servers_is_left_out_of_history():
     )
     assert sent[1]["content"] == [{"type": "text", "text": "Hello!"}]
     assert sent[3]["content"][0] == signed
+
+
+def test_thinking_signed_by_another_server_and_unknown_blocks_are_left_out_of_history():
+    # vLLM signs its thinking with uuid4().hex and llama.cpp with "": the API would refuse either.
+    vllm = {"type": "thinking", "thinking": "Reasoning.", "signature": "9f8e7d6c5b4a39281706f5e4d3c2b1a0"}
+    llamacpp = {"type": "thinking", "thinking": "Reasoning.", "signature": ""}
+    # Ollama's web search sends server-tool blocks; a new API block type is unknown to Bowout.
+    search = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "x"}}
+    unknown = {"type": "some_future_block", "data": "…"}
+    sent = normalize(
+        [
+            {"role": "user", "content": "Hi"},
+            {
+                "role": "assistant",
+                "content": [vllm, llamacpp, search, unknown, {"type": "text", "text": "Hi!"}],
+            },
+            {"role": "user", "content": [unknown, {"type": "text", "text": "Again"}]},
+        ]
+    )
+    assert sent == [
+        {"role": "user", "content": [{"type": "text", "text": "Hi"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "Hi!"}]},
+        {"role": "user", "content": [{"type": "text", "text": "Again"}]},
+    ]
+
+
+def test_a_tool_call_repeated_under_one_id_goes_back_once():
+    call = {"type": "tool_use", "id": "call_1", "name": "end_conversation", "input": {}}
+    result = {"type": "tool_result", "tool_use_id": "call_1", "content": "ok"}
+    sent = normalize(
+        [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": [call, dict(call)]},
+            {"role": "user", "content": [result, dict(result)]},
+            {"role": "assistant", "content": "Done."},
+            {"role": "user", "content": "ok"},
+        ]
+    )
+    assert sent[1]["content"] == [call] and sent[2]["content"] == [result]

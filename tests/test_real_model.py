@@ -181,11 +181,12 @@ async def test_claude_ends_a_chat_on_the_thinking_model_with_its_thinking_sent_b
         assert turn["content"][0]["signature"]
 
 
-@pytest.mark.parametrize(("display", "shown"), [("summarized", True), ("omitted", False)])
-async def test_words_between_tool_calls_reach_the_user_when_display_returns_them(
-    alice, conversation, open_socket, settings, display, shown
+@pytest.mark.parametrize("display", ["summarized", "omitted"])
+async def test_thinking_between_tool_calls_never_reaches_the_user_as_words(
+    alice, conversation, open_socket, settings, display
 ):
-    """A declined end: Claude's words after the server's answer come back inside a thinking block."""
+    """A declined end: what the model writes after the server's answer comes back inside a thinking block,
+    which is reasoning (or its summary), not words to the user; staff see it labelled as reasoning."""
     settings.BOWOUT_THINKING_DISPLAY = display
     settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 10  # the end is declined as too early
     _, tab = await open_socket(alice, conversation.pk)
@@ -195,9 +196,91 @@ async def test_words_between_tool_calls_reach_the_user_when_display_returns_them
     assert not conversation.is_ended
 
     last = (await sync_to_async(replies)(conversation))[-1]
-    assert last.status == Message.Status.COMPLETE
-    assert ("Let's try to get back on track." in last.content) is shown
-    assert ("Let's try to get back on track." in await sync_to_async(page)(alice, conversation)) is shown
+    assert last.status == Message.Status.COMPLETE and last.content.strip()
+    assert "Let's try to get back on track." not in last.content
+    assert "Let's try to get back on track." not in await sync_to_async(page)(alice, conversation)
+    assert ("Let's try to get back on track." in last.reasoning) is (display == "summarized")
+
+
+async def test_a_reply_that_only_reasons_is_incomplete_with_retry(alice, conversation, open_socket):
+    _, tab = await open_socket(alice, conversation.pk)
+    final = await say(tab, "Explain the causes of the French Revolution [fault:thinking_only]")
+    reply = (await sync_to_async(replies)(conversation))[-1]
+
+    assert reply.status == Message.Status.INTERRUPTED and not reply.content
+    assert reply.reasoning and reply.reasoning not in final
+    assert "without writing a reply" in final and ">Retry<" in final.replace(" ", "").replace("\n", "")
+
+
+async def test_a_rate_limit_asking_for_a_long_wait_says_when_to_try_again(
+    alice, conversation, open_socket, settings
+):
+    settings.BOWOUT_MAX_RETRIES = 2  # the SDK would otherwise wait retry-after behind "writing…", twice
+    _, tab = await open_socket(alice, conversation.pk)
+    final = await say(tab, "Tell me about owls [fault:rate_limited]")
+
+    reply = (await sync_to_async(replies)(conversation))[-1]
+    assert reply.status == Message.Status.FAILED
+    assert "try again in about 38 seconds" in final
+
+
+async def test_a_prompt_too_long_offers_edit_and_no_retry(alice, conversation, open_socket):
+    _, tab = await open_socket(alice, conversation.pk)
+    await say(tab, "Summarise all of it [fault:prompt_too_long]")
+
+    reply = (await sync_to_async(replies)(conversation))[-1]
+    assert reply.status == Message.Status.FAILED and "too long" in reply.error
+    html = await sync_to_async(page)(alice, conversation)
+    assert ">Retry</button>" not in html and "<summary>Edit</summary>" in html
+
+
+async def test_two_end_calls_in_one_response_are_one_call_confirmed_in_a_later_one(
+    alice, conversation, open_socket
+):
+    _, tab = await open_socket(alice, conversation.pk)
+    await say(tab, "Please end this chat now, I'm sure. [fault:parallel_end]")
+
+    reply = (await sync_to_async(replies)(conversation))[-1]
+    first_results = next(turn for turn in reply.api_messages if turn["role"] == "user")["content"]
+    assert len(first_results) == 2, "each of the two calls is answered"
+    assert {r["content"] for r in first_results} == {_confirm_text()}, (
+        "the second call of the same response was taken as the confirmation"
+    )
+    kinds = await sync_to_async(lambda: [e.kind for e in conversation.events.order_by("id")])()
+    assert kinds[0] == "end_confirm_requested" and kinds.count("end_confirm_requested") == 1
+
+
+def _confirm_text() -> str:
+    from chat.welfare import Decision
+
+    return Decision("confirm").tool_result()["content"]
+
+
+async def test_a_chat_that_stored_an_unknown_block_goes_on(alice, conversation, open_socket):
+    def stored_chat() -> None:
+        Message.objects.create(conversation=conversation, role=Message.Role.USER, content="Hi")
+        Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.ASSISTANT,
+            content="Hello!",
+            api_messages=[
+                {
+                    "role": "assistant",
+                    "content": [
+                        {"type": "some_future_block", "data": "opaque"},
+                        {"type": "text", "text": "Hello!"},
+                    ],
+                }
+            ],
+        )
+
+    await sync_to_async(stored_chat)()
+    _, tab = await open_socket(alice, conversation.pk)
+    final = await say(tab, "How do tides work?")
+
+    reply = (await sync_to_async(replies)(conversation))[-1]
+    assert reply.status == Message.Status.COMPLETE, reply.error
+    assert 'data-status="complete"' in final
 
 
 async def test_a_paused_reply_is_continued_to_the_end(alice, conversation, open_socket):

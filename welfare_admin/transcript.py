@@ -125,6 +125,8 @@ def _message_item(message: Message) -> Item:
         facts.append(Fact("Error", message.error))
     if message.refusal_explanation:
         facts.append(Fact("Refusal", message.refusal_explanation))
+    if message.role == Message.Role.ASSISTANT and message.reasoning:
+        facts.append(Fact("Reasoning (never shown to the user)", message.reasoning))
     if message.role == Message.Role.ASSISTANT and message.input_tokens is not None:
         facts.append(Fact("Tokens", _token_summary(message)))
     return Item(
@@ -223,6 +225,8 @@ def as_json(conversation: Conversation, *, exported_by: str) -> dict[str, Any]:
                 "id": m.pk,
                 "role": m.role,
                 "content": m.content,
+                # The model's thinking: its reasoning, not words it said to the user.
+                "reasoning": m.reasoning,
                 "status": m.status,
                 "stop_reason": m.stop_reason,
                 "error": m.error,

@@ -1,6 +1,7 @@
 """In a real browser, against the real API's thinking-on stream shapes replayed by a loopback server: the
 recorded Claude ends a chat after one insult, saying it had warned twice; nothing in this chat warned, so the
-server declines the end (issue 15), the tool round trips keep their thinking, and the user reads the words."""
+server declines the end (issue 15), the tool round trips keep their thinking, and the user reads Claude's
+words, never its thinking."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +17,9 @@ pytestmark = pytest.mark.browser
 
 STREAMS = Path(__file__).resolve().parents[1] / "fixtures" / "streams"
 SCENARIO = "api_thinking_tool_end"
-# From the scenario's recordings: the text before the first end_conversation call, and the words written
-# between the two calls (which this model returns inside the second round's thinking block).
+# From the scenario's recordings: the text before the first end_conversation call, and what the model wrote
+# between the two calls, which this model returns inside the second round's thinking block: reasoning (or
+# its summary), never shown as Claude's words.
 WORDS_BEFORE = (
     "I've asked you twice to stop, and I warned you that I would end this chat if the insults continued."
 )
@@ -56,13 +58,14 @@ def test_an_end_with_no_warning_in_the_chat_is_declined_with_the_real_apis_think
     expect_sent(page, insult)
     answer = body(reply(page, 1))
     expect(answer).to_contain_text(WORDS_BEFORE, timeout=WHOLE_REPLY)
-    expect(answer).to_contain_text(WORDS_BETWEEN, timeout=WHOLE_REPLY)
     expect(page.get_by_role("button", name="Send")).to_be_visible(timeout=WHOLE_REPLY)
     expect(page.locator('[data-role="ended-banner"]')).to_have_count(0)
+    expect(page.locator("main")).not_to_contain_text(WORDS_BETWEEN)
 
     # Still open after a reload, the words readable; the model was answered after each declined call.
     page.reload()
     expect(page.locator('[data-role="ended-banner"]')).to_have_count(0)
-    expect(body(reply(page, 1))).to_contain_text(WORDS_BETWEEN)
+    expect(body(reply(page, 1))).to_contain_text(WORDS_BEFORE)
+    expect(page.locator("main")).not_to_contain_text(WORDS_BETWEEN)
     expect(page.get_by_label("Message", exact=True)).to_have_count(1)
     assert len(replay.requests(SCENARIO)) >= 2
