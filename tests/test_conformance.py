@@ -687,6 +687,7 @@ def test_parallel_end_calls_in_one_response_are_one_call_that_asks_to_confirm(
 ):
     settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
     use("api_parallel_end_calls")
+    earlier(conversation, *ABUSE_BEFORE_THE_END)
     reply = send(browser_client, conversation, "You're useless and I'll keep saying it.")
 
     conversation.refresh_from_db()
@@ -712,7 +713,8 @@ def test_llamacpp_repeating_a_tool_calls_start_is_one_call_with_its_input(
 ):
     settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
     use("llamacpp_repeated_tool_start")
-    reply = send(browser_client, conversation, "Please end this chat.")
+    earlier(conversation, *ASKED_BEFORE_THE_END)
+    reply = send(browser_client, conversation, "Yes, end it.")
 
     assert reply.status == "complete"
     recorded = events(conversation)
@@ -813,6 +815,7 @@ def test_staff_see_claudes_thinking_labelled_as_reasoning_never_as_its_words(
 ):
     settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
     use("api_thinking_tool_end")
+    earlier(conversation, *ABUSE_BEFORE_THE_END)
     reply = send(browser_client, conversation, "You're a useless idiot and I'll keep saying it.")
     conversation.refresh_from_db()
     assert conversation.is_ended
