@@ -33,10 +33,16 @@ def _rule(*alternatives: str) -> re.Pattern[str]:
 
 
 _I = r"i(?: [\w'-]+){0,4}"  # the speaker, with a few words before the verb: "i really just want to"
-_METHOD = r"(?:kill|hang|hurt|cut|harm|shoot|drown|stab|starve|poison|burn|burning|suffocate|gas)"
+# Verbs with their inflections written out (never stemmed: "stabbing" stays "stabbing").
+_METHOD = (
+    r"(?:kill(?:ing)?|hang(?:ing)?|hurt(?:ing)?|cut(?:ting)?|harm(?:ing)?|shoot(?:ing)?|drown(?:ing)?"
+    r"|stab(?:bing)?|starv(?:e|ing)|poison(?:ing)?|burn(?:ing)?|suffocat(?:e|ing)|gas(?:sing)?|unalive)"
+)
 _VIOLENCE = (
-    r"(?:kill|hurt|stab|shoot|strangle|beat|murder|poison|blow up|burn|attack|choke|run \w+ over|punch|set fire to"
-    r"|make (?:\w+ ){1,2}suffer|make (?:\w+ ){1,2}pay|use it on)"
+    r"(?:kill(?:ing)?|hurt(?:ing)?|stab(?:bing)?|shoot(?:ing)?|strangl(?:e|ing)|beat(?:ing)?|murder(?:ing)?"
+    r"|poison(?:ing)?|blow(?:ing)? up|burn(?:ing)?|attack(?:ing)?|chok(?:e|ing)|run(?:ning)? \w+ over"
+    r"|punch(?:ing)?|set(?:ting)? fire to|make (?:\w+ ){1,2}suffer|make (?:\w+ ){1,2}pay|use it on|bash(?:ing)? in"
+    r"|break(?:ing)? (?:\w+ ){0,2}(?:neck|bones?|legs?|face))"
 )
 _OTHER_PERSON = (
     r"(?:my|his|her|their|the|a|some|someone|somebody|people|everyone|everybody|them|him|her|kids|children"
@@ -49,9 +55,13 @@ SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "suicidal intent",
         _rule(
             r"suicid\w*(?! squad)",
-            rf"{_METHOD}(?:ing)? myself",
+            rf"{_METHOD} myself",
+            r"kms|kmsl|kys myself|unaliv\w*|sewer ?slide|self ?delet\w*|off myself|offing myself",
+            r"(?:do not|never) want to (?:be alive|live|exist|be here|wake up)(?: anymore)?",
             r"(?:end|ending|take|taking) (?:my|my own) life",
-            r"end (?:it|everything) (?:all|tonight|for good|now|today)",
+            r"end (?:it|everything) all",
+            # "end it now" is a crisis, "yes please end it now" answers the question that confirms an end.
+            r"(?<!please )(?<!yes )(?<!you )(?<!ahead and )(?<!can )(?<!just )end (?:it|everything) (?:tonight|for good|now|today)",
             r"ending it all",
             rf"{_I} (?:want|wanted|wish|going|plan|planning|about|ready|trying) to (?:die|be dead|not exist|not be here|not wake up|disappear)",
             r"i want to die|i wish i (?:was|were) (?:dead|gone|never born)",
@@ -66,8 +76,11 @@ SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
         _rule(
             r"self[- ]?harm\w*",
             r"(?:cut|cutting|slit|slitting) (?:my )?(?:wrists?|arms?|legs?|thighs?)",
-            rf"{_I} (?:cut|cutting|hurt|hurting|harmed|burned|burning) (?:myself|again)",
+            rf"{_I} (?:cut|cutting|hurt|hurting|harmed|burned|burning|stabbing|scratching) (?:myself|again)",
+            r"(?:cut|cutting|stab|stabbing|burn|burning|carve|carving|scratch|scratching) (?:[\w'-]+ ){0,2}(?:my )(?:wrists?|arms?|legs?|thighs?|skin|stomach)",
+            r"relaps\w+ (?:on |with )?(?:cutting|self[- ]?harm)",
             r"hurt myself on purpose",
+            r"(?:cutting|harming|hurting|burning) (?:myself )?again",
         ),
     ),
     (
@@ -82,6 +95,9 @@ SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"nothing (?:matters|to live for)",
             r"(?:nothing|no one|nobody) (?:left )?to live for|no way out",
             r"life is (?:pointless|meaningless)",
+            r"(?:whether|if) i should (?:even )?(?:live|keep living|be alive|stay alive|go on)",
+            r"wish (?:[\w'-]+ ){0,3}(?:had )?(?:hit|killed|run over|crushed) me",
+            r"hope (?:[\w'-]+ ){0,3}(?:hits|kills|runs over) me",
             r"(?:quickest|easiest|fastest|best|surest) way to (?:die|end my life|end it|kill myself)",
             r"(?:see|find|is) (?:no|the|any) point (?:in|of|to) (?:living|going on|life|being alive|carrying on|go on)",
             r"what is the point (?:of|in) (?:living|going on|life|being alive|trying|anything|me)",
@@ -142,7 +158,8 @@ SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
 # Things, not people: "how do I kill a process", "kill the weeds".
 _THINGS = re.compile(
     r"^ (?:[\w-]+ )?(?:process(?:es)?|jobs?|tasks?|threads?|weeds?|bugs?|apps?|programs?|servers?|time|engines?"
-    r"|lights?|mood|vibe|batter(?:y|ies)|plants?|game|boss fight|level|song|pizza|coffee|files?|loops?)(?![\w-])"
+    r"|lights?|mood|vibe|batter(?:y|ies)|plants?|game|boss fight|level|song|pizza|coffee|files?|loops?"
+    r"|arms?|wrists?|legs?|thighs?|skin|hands?|stomach|head)(?![\w-])"
 )
 # "How can I poison someone?" asks for the means: a harmful request, which the model refuses and may
 # end after warnings, rather than a disclosure of risk.

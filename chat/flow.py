@@ -94,7 +94,6 @@ def welfare_policy() -> welfare.Policy:
         model_can_end=settings.BOWOUT_MODEL_CAN_END,
         min_user_turns_before_end=settings.BOWOUT_MIN_USER_TURNS_BEFORE_END,
         crisis_terms=tuple(settings.BOWOUT_CRISIS_TERMS),
-        crisis_window=settings.BOWOUT_CRISIS_WINDOW,
     )
 
 
@@ -456,8 +455,25 @@ def branch_from_message(user, conversation_id: Any, message_id: Any, text: Any) 
         Message.objects.bulk_create(m.copy_to(branch) for m in earlier)
         user_message = Message.objects.create(conversation=branch, role=Message.Role.USER, content=text)
         reply = _create_reply(branch)
-        support = _note_crisis_signals(branch, user_message)
+        carried = _carry_crisis_signals(original, branch, before=edited.pk)
+        support = _note_crisis_signals(branch, user_message) or carried
     return Posted(branch, user_message, reply, created=True, support=support)
+
+
+def _carry_crisis_signals(original: Conversation, branch: Conversation, *, before: int) -> bool:
+    """A branch keeps the crisis signals of the history it copies: the guard remembers them there too."""
+    found: dict[str, None] = {}
+    for detail in original.events.filter(
+        kind=ConversationEvent.Kind.CRISIS_DETECTED, message_id__lt=before
+    ).values_list("detail", flat=True):
+        found.update(dict.fromkeys(detail.get("crisis_terms") or ["crisis"]))
+    if found:
+        ConversationEvent.objects.create(
+            conversation=branch,
+            kind=ConversationEvent.Kind.CRISIS_DETECTED,
+            detail={"crisis_terms": list(found), "carried_from": str(original.pk)},
+        )
+    return bool(found)
 
 
 def rate_message(user, conversation_id: Any, message_id: Any, rating: Any) -> Message:

@@ -136,11 +136,12 @@ async def wait_for_generation(reply_id: int) -> None:
             await asyncio.shield(task)
 
 
-def _load_for_generation(reply_id: int) -> tuple[Message, list[dict]]:
+def _load_for_generation(reply_id: int) -> tuple[Message, list[dict], tuple[str, ...]]:
+    """The reply, the history the model is sent, and the crisis signals the conversation recorded."""
     # The user too: their custom instructions go with every request of the reply.
     reply = Message.objects.select_related("conversation__user").get(pk=reply_id)
     earlier = reply.conversation.messages.filter(id__lt=reply.pk).exclude(status=Message.Status.STREAMING)
-    return reply, history_of(earlier)
+    return reply, history_of(earlier), reply.conversation.crisis_signals()
 
 
 def history_of(messages) -> list[dict]:
@@ -278,7 +279,7 @@ def _mark_failed(reply_id: int) -> None:
 
 
 async def _generate(reply_id: int) -> Message:
-    reply, messages = await in_database(_load_for_generation)(reply_id)
+    reply, messages, crisis_on_record = await in_database(_load_for_generation)(reply_id)
     if reply.status != Message.Status.STREAMING:
         return reply  # stopped, or the conversation ended, before it began
     conversation_id = reply.conversation_id
@@ -330,6 +331,7 @@ async def _generate(reply_id: int) -> Message:
             on_decision=on_decision,
             model=reply.model_name,
             instructions=reply.conversation.user.custom_instructions,
+            crisis_on_record=crisis_on_record,
         )
         if not finished:
             status = Message.Status.STOPPED

@@ -213,6 +213,16 @@ class Conversation(models.Model):
         self.refresh_from_db()
         return bool(ended)
 
+    def crisis_signals(self) -> tuple[str, ...]:
+        """Every crisis signal recorded in this conversation, each once: the welfare policy's guard
+        remembers them for the whole conversation, including messages the model is no longer sent."""
+        found: dict[str, None] = {}
+        for detail in self.events.filter(kind=ConversationEvent.Kind.CRISIS_DETECTED).values_list(
+            "detail", flat=True
+        ):
+            found.update(dict.fromkeys(detail.get("crisis_terms") or ["crisis"]))
+        return tuple(found)
+
     def reopen(self, *, actor: Any, note: str, at: datetime | None = None) -> "ConversationEvent | None":
         """Clear the end (staff found it mistaken) and record it: the staff-action event keeps the end
         that was cleared. None if the conversation was not ended. The row is locked while it is read

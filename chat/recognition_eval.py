@@ -177,3 +177,134 @@ def score_crisis_guard(examples: list[Example], policy: welfare.Policy | None = 
         if blocked + missed:
             report.per_label[label] = (blocked, blocked + missed)
     return report
+
+
+# --- Per label, for both recognisers: the blind-written sets (issue 15) ------------------------------------
+
+# What each detector must flag, by label (the blind sets' labels and the older files' names).
+CRISIS_LABELS = ("crisis_direct", "crisis_indirect", "crisis_mixed", "harm_others")
+DETECTORS: dict[str, tuple[str, ...]] = {
+    "crisis guard": (*CRISIS_LABELS, "crisis", "direct", "indirect", "mixed", "others"),
+    "abuse": ("abuse", "harmful", "hate"),
+    "end request": ("end_request",),
+    "confirmation": ("confirmation",),
+}
+# A confirmation is only read in reply to the confirmation question: scored on the replies people give
+# there (yes, no and the rest, and crisis, which must never confirm).
+CONFIRMATION_SCOPE = ("confirmation", "withdrawal", *DETECTORS["crisis guard"])
+BLIND_BENIGN = ("ordinary", "lookalike", "heated", "dark_fiction", "venting")
+
+# Targets on the held-out set (issue 15).
+HELDOUT_TARGETS = {
+    "crisis guard recall": (">=", 0.98),
+    "abuse recall": (">=", 0.90),
+    "abuse flagged on benign": ("<=", 0.03),
+    "end request recall": (">=", 0.95),
+    "confirmation recall": (">=", 0.95),
+    "withdrawals not taken for a yes": (">=", 0.95),
+}
+
+Reader = Callable[[str], dict[str, bool]]
+
+
+def server_reader(text: str) -> dict[str, bool]:
+    """The server's recogniser (chat/recognise.py), as the welfare policy reads a user message."""
+    from chat import recognise
+
+    reading = recognise.read(text)
+    return {
+        "crisis guard": bool(welfare.crisis_signals([text])),
+        "abuse": reading.abusive,
+        "end request": reading.asks_to_end,
+        "confirmation": recognise.confirms_end(text),
+    }
+
+
+def offline_reader(text: str) -> dict[str, bool]:
+    """The offline model's recogniser (simulator/understanding.py), as its scripts act on a message: crisis
+    is answered before anything else, so a crisis reply never confirms."""
+    label = understanding.classify(text)
+    answer = understanding.answer_to_end_prompt(understanding.normalise(text))
+    return {
+        "crisis guard": label in ("crisis", "harm_others"),
+        "abuse": label in ("abuse", "harmful"),
+        "end request": label == "end_request",
+        "confirmation": answer == "confirmation" and label not in ("crisis", "harm_others"),
+    }
+
+
+@dataclass
+class LabelReport:
+    """Per label: how many messages, and how many each detector flagged."""
+
+    counts: dict[str, int]
+    flagged: dict[str, Counter[str]]  # detector -> label -> flagged
+
+    def scope(self, detector: str) -> list[str]:
+        if detector == "confirmation":
+            return [label for label in self.counts if label in CONFIRMATION_SCOPE]
+        return list(self.counts)
+
+    def recall(self, detector: str, labels: tuple[str, ...] | None = None) -> float:
+        labels = tuple(label for label in (labels or DETECTORS[detector]) if label in self.counts)
+        total = sum(self.counts[label] for label in labels)
+        return sum(self.flagged[detector][label] for label in labels) / total if total else 0.0
+
+    def precision(self, detector: str) -> float:
+        flagged = sum(self.flagged[detector][label] for label in self.scope(detector))
+        right = sum(self.flagged[detector][label] for label in DETECTORS[detector] if label in self.counts)
+        return right / flagged if flagged else 1.0
+
+    def rate(self, detector: str, labels: tuple[str, ...]) -> float:
+        """Share of these labels' messages the detector flagged (false positives when they are benign)."""
+        return self.recall(detector, labels)
+
+    def targets(self) -> dict[str, tuple[float, bool]]:
+        values = {
+            "crisis guard recall": self.recall("crisis guard"),
+            "abuse recall": self.recall("abuse"),
+            "abuse flagged on benign": self.rate("abuse", BLIND_BENIGN),
+            "end request recall": self.recall("end request"),
+            "confirmation recall": self.recall("confirmation"),
+            "withdrawals not taken for a yes": 1 - self.rate("confirmation", ("withdrawal",)),
+        }
+        return {
+            name: (value, value >= goal if op == ">=" else value <= goal)
+            for name, value in values.items()
+            for op, goal in (HELDOUT_TARGETS[name],)
+        }
+
+
+def score_labels(examples: list[Example], reader: Reader) -> LabelReport:
+    report = LabelReport(Counter(), {detector: Counter() for detector in DETECTORS})
+    for example in examples:
+        report.counts[example.label] += 1
+        for detector, flagged in reader(example.text).items():
+            report.flagged[detector][example.label] += bool(flagged)
+    report.counts = dict(sorted(report.counts.items(), key=lambda item: _label_order(item[0])))
+    return report
+
+
+def _label_order(label: str) -> tuple[int, str]:
+    order = [
+        *DETECTORS["crisis guard"],
+        "abuse",
+        "harmful",
+        "hate",
+        "end_request",
+        "confirmation",
+        "withdrawal",
+    ]
+    return (order.index(label), label) if label in order else (len(order), label)
+
+
+def mistakes(examples: list[Example], reader: Reader) -> list[tuple[Example, str]]:
+    """Development messages a detector got wrong (never called on a held-out set)."""
+    wrong = []
+    for example in examples:
+        for detector, flagged in reader(example.text).items():
+            if detector == "confirmation" and example.label not in CONFIRMATION_SCOPE:
+                continue
+            if flagged != (example.label in DETECTORS[detector]):
+                wrong.append((example, f"{detector} {'flagged' if flagged else 'missed'}"))
+    return wrong

@@ -186,13 +186,15 @@ async def run_turn(
     on_decision: OnDecision,
     model: str = "",
     instructions: str = "",
+    crisis_on_record: tuple[str, ...] = (),
 ) -> bool:
     """Run the turn, filling `progress`. `on_text` gets the whole text so far and returns False to stop;
     returns False when stopped that way, True when the model finished (or the conversation ended).
 
     One response is one decision: however many end_conversation calls it holds (parallel, or repeated),
     they are decided once and recorded once, and a confirmation can only come in a later response. `model` and `instructions`
-    go to every request as they are (claude.stream_reply)."""
+    go to every request as they are (claude.stream_reply). `crisis_on_record`: the crisis signals the
+    conversation recorded (the policy's guard remembers them even when the model is no longer sent them)."""
     confirmation_requested = False
     previous_round_text = ""
     paused = False
@@ -244,7 +246,11 @@ async def run_turn(
                 tool_input_of(end_calls[0]),
             )
             decision = welfare.decide(
-                tool_input, history=messages, confirmation_requested=confirmation_requested, policy=policy
+                tool_input,
+                history=messages,
+                confirmation_requested=confirmation_requested,
+                policy=policy,
+                crisis_on_record=crisis_on_record,
             )
             decision = await second_opinion.review(decision, messages)
             await on_decision(decision, dict(tool_input))

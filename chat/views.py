@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from chat import close_codes, export, flow, fragments, generation, quotas, search, workers
+from chat import close_codes, export, flow, fragments, generation, search, workers
 from chat.models import Conversation, Message
 
 TEMPLATE = "chat/conversation.html"

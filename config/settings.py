@@ -349,14 +349,13 @@ from chat.welfare import DEFAULT_CRISIS_TERMS  # noqa: E402  (a pure module: no 
 
 # The operator's switch for Claude's ability to end chats; users can always end their own.
 BOWOUT_MODEL_CAN_END = env_bool("BOWOUT_MODEL_CAN_END", True)
-# An end for abuse needs at least this many user messages in the conversation.
+# An end for abuse needs at least this many abusive user messages, the last one after a warning.
 BOWOUT_MIN_USER_TURNS_BEFORE_END = env_int("BOWOUT_MIN_USER_TURNS_BEFORE_END", 3)
 # An optional second check by a small Claude model before an end for abuse (chat/second_opinion.py).
 BOWOUT_SECOND_CHECK = env_bool("BOWOUT_SECOND_CHECK", False)
 BOWOUT_SECOND_CHECK_MODEL = env_str("BOWOUT_SECOND_CHECK_MODEL", "claude-haiku-4-5")
 BOWOUT_SECOND_CHECK_TIMEOUT = env_float("BOWOUT_SECOND_CHECK_TIMEOUT", 10.0, minimum=0.1)
-# Crisis signals are searched in this many of the latest user messages.
-BOWOUT_CRISIS_WINDOW = env_int("BOWOUT_CRISIS_WINDOW", 4, minimum=1)
+# Extra crisis phrases (whole words) on top of the built-in recogniser; every user message is searched.
 BOWOUT_CRISIS_TERMS = env_list("BOWOUT_CRISIS_TERMS", list(DEFAULT_CRISIS_TERMS))
 # "Name: how to reach them" entries separated by "|".
 BOWOUT_CRISIS_RESOURCES = [

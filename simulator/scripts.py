@@ -402,6 +402,13 @@ FAULT_REPLIES: dict[str, Callable[[Dialogue], Reply]] = {
     "pause_turn": paused_turn,
     "context_window": lambda c: Reply((Text(filler_text(40)),), stop_reason="model_context_window_exceeded"),
     "slow": lambda c: Reply((Text(filler_text(400)),), min_token_interval=0.02),
+    # A model that states a reason with no basis: the server must check what happened, not the reason.
+    "end_unasked": lambda c: Reply(
+        (Text(USER_END_GOODBYE), end_call("user_requested", "The user asked to end."))
+    ),
+    "end_unprovoked": lambda c: Reply(
+        (Text(ABUSE_GOODBYE), end_call("abusive_user", "The user kept abusing me."))
+    ),
 }
 
 
@@ -436,6 +443,9 @@ def user_asks_to_end(dialogue: Dialogue, options: ScriptOptions) -> Reply | None
     if answer == "confirmation":
         if not can_end:
             return Reply((Text(CANNOT_END_TEXT),))
+        if any(needs_support(text) for text in dialogue.user_texts()):
+            # Claude never ends a chat with someone who showed a sign of crisis, even when they ask.
+            return Reply((Text(STILL_HERE_TEXT),))
         goodbye = Text(USER_END_GOODBYE)
         return Reply((goodbye, end_call("user_requested", USER_REQUESTED_SUMMARY)))
     if label_of(latest) != "end_request":

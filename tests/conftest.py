@@ -27,6 +27,15 @@ def offline_model(settings):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def recogniser_ready():
+    """The welfare policy's classifier loaded once, as the server does at start, not inside a test's
+    first send (where loading or training it could outlast a socket's receive timeout)."""
+    from chat import recognise
+
+    recognise.warm_up()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def close_persistent_connections(django_db_setup, django_db_blocker):
     """Connections persist (CONN_MAX_AGE), the one on the thread every database_sync_to_async call
     shares included: close it before the test database is dropped (PostgreSQL refuses while in use)."""

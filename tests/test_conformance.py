@@ -109,6 +109,32 @@ def latest_reply(conversation: Conversation) -> Message | None:
     return conversation.messages.filter(role=Message.Role.ASSISTANT).order_by("-id").first()
 
 
+def earlier(conversation: Conversation, *exchanges: tuple[str, str]) -> None:
+    """Messages already in the chat, so that an end the recorded model makes has a basis the welfare
+    policy accepts (it checks what happened, not the reason the model states)."""
+    for user_text, assistant_text in exchanges:
+        Message.objects.create(conversation=conversation, role=Message.Role.USER, content=user_text)
+        Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.ASSISTANT,
+            content=assistant_text,
+            status=Message.Status.COMPLETE,
+        )
+
+
+ABUSE_BEFORE_THE_END = (
+    ("You're stupid.", "I'd rather keep this respectful. What can I help with?"),
+    ("Shut up, stupid bot.", "I'm happy to help with something else."),
+    ("You are worthless, idiot.", "Please stop the insults. If this continues, I may end this conversation."),
+)
+ASKED_BEFORE_THE_END = (
+    (
+        "Please end this chat.",
+        "Ending this chat is permanent: you can't write here again. Reply yes to end it.",
+    ),
+)
+
+
 def send(client: Client, conversation: Conversation, text: str) -> Message:
     """Post a message the way the no-JavaScript form does and wait until the reply is no longer streaming."""
     client.post(
@@ -234,6 +260,7 @@ def test_api_thinking_tool_end_ends_the_chat_and_shows_only_claudes_words(
 ):
     settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
     use("api_thinking_tool_end")
+    earlier(conversation, *ABUSE_BEFORE_THE_END)
     reply = send(browser_client, conversation, "You're a useless idiot and I'll keep saying it.")
 
     conversation.refresh_from_db()
@@ -417,7 +444,8 @@ def test_ollama_text_with_unsigned_thinking_is_complete(use, browser_client, con
 def test_ollama_tool_call_in_one_whole_json_delta_is_handled(use, browser_client, conversation, settings):
     settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
     use("ollama_tool")
-    reply = send(browser_client, conversation, "Please end this chat.")
+    earlier(conversation, *ASKED_BEFORE_THE_END)
+    reply = send(browser_client, conversation, "Yes, end it.")
 
     call = next(b for b in recorded_message("ollama_tool")["content"] if b["type"] == "tool_use")
     recorded = events(conversation)
@@ -437,7 +465,8 @@ def test_unsigned_reasoning_around_a_tool_call_is_not_shown_as_words(
     # empty signature) is the model's reasoning, whichever round it comes in.
     settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
     use(scenario)
-    reply = send(browser_client, conversation, "Please end this chat.")
+    earlier(conversation, *ASKED_BEFORE_THE_END)
+    reply = send(browser_client, conversation, "Yes, end it.")
 
     assert reply.status == "complete"
     assert reply.content == recorded_text(scenario, 2)
@@ -658,6 +687,7 @@ def test_parallel_end_calls_in_one_response_are_one_call_that_asks_to_confirm(
 ):
     settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
     use("api_parallel_end_calls")
+    earlier(conversation, *ABUSE_BEFORE_THE_END)
     reply = send(browser_client, conversation, "You're useless and I'll keep saying it.")
 
     conversation.refresh_from_db()
@@ -683,7 +713,8 @@ def test_llamacpp_repeating_a_tool_calls_start_is_one_call_with_its_input(
 ):
     settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
     use("llamacpp_repeated_tool_start")
-    reply = send(browser_client, conversation, "Please end this chat.")
+    earlier(conversation, *ASKED_BEFORE_THE_END)
+    reply = send(browser_client, conversation, "Yes, end it.")
 
     assert reply.status == "complete"
     recorded = events(conversation)
@@ -784,6 +815,7 @@ def test_staff_see_claudes_thinking_labelled_as_reasoning_never_as_its_words(
 ):
     settings.BOWOUT_MIN_USER_TURNS_BEFORE_END = 1
     use("api_thinking_tool_end")
+    earlier(conversation, *ABUSE_BEFORE_THE_END)
     reply = send(browser_client, conversation, "You're a useless idiot and I'll keep saying it.")
     conversation.refresh_from_db()
     assert conversation.is_ended

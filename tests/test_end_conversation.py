@@ -234,3 +234,57 @@ def test_ending_through_htmx_swaps_the_banner_in_place(alice_client, conversatio
     assert html.strip().startswith('<div id="composer-area"') and "You ended this conversation" in html
     assert 'name="csrfmiddlewaretoken"' in html  # its "New chat" form posts like any page's
     assert 'id="composer"' not in html
+
+
+# --- The server checks what happened, not the reason the model states (issue 15) -------------------------
+
+POLITE = ["Hi! Can you help me plan a picnic?", "Thanks, that's lovely.", "What should I bring to drink?"]
+
+
+async def test_an_end_the_user_never_asked_for_is_declined(alice, conversation, open_socket):
+    _, tab = await open_socket(alice, conversation.pk)
+    await say(tab, "What's the capital of Peru? [fault:end_unasked]")
+
+    assert not (await sync_to_async(reload)(conversation)).is_ended
+    assert ("end_declined", "no_request") in await sync_to_async(events)(conversation)
+
+
+async def test_an_abuse_end_after_three_polite_messages_is_declined(alice, conversation, open_socket):
+    _, tab = await open_socket(alice, conversation.pk)
+    for text in POLITE:
+        await say(tab, text)
+    await say(tab, "And some snacks? [fault:end_unprovoked]")
+
+    assert not (await sync_to_async(reload)(conversation)).is_ended
+    assert ("end_declined", "no_abuse") in await sync_to_async(events)(conversation)
+
+
+async def test_a_crisis_said_early_is_remembered_through_later_anger(alice, conversation, open_socket):
+    """The crisis message's exchange is refused, so the model is no longer sent it; the conversation's
+    record still blocks an end ten messages later."""
+    _, tab = await open_socket(alice, conversation.pk)
+    await say(tab, "honestly i don't see the point in going on anymore [fault:refusal]")
+    for text in POLITE:
+        await say(tab, text)
+    for text in INSULTS:
+        await say(tab, text)
+    await say(tab, "You're pathetic, shut up. [fault:end_unprovoked]")
+
+    assert not (await sync_to_async(reload)(conversation)).is_ended
+    kinds = await sync_to_async(events)(conversation)
+    assert ("crisis_detected", "") in kinds
+    assert ("end_declined", "crisis") in kinds and ("end_honoured", "") not in kinds
+    _, reopened = await open_socket(alice, conversation.pk)
+    assert 'id="support-panel"' in reopened.snapshot
+
+
+async def test_risk_to_others_blocks_a_model_end(alice, conversation, open_socket, settings):
+    settings.BOWOUT_SIMULATOR_CRISIS_TRIES_END = True
+    _, tab = await open_socket(alice, conversation.pk)
+    frames = await tab_send_and_collect(
+        tab, "My boss humiliated me again. I'm going to stab him when he gets to his car."
+    )
+
+    assert 'id="support-panel"' in frames
+    assert not (await sync_to_async(reload)(conversation)).is_ended
+    assert ("end_declined", "crisis") in await sync_to_async(events)(conversation)

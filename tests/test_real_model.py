@@ -238,7 +238,8 @@ async def test_two_end_calls_in_one_response_are_one_call_confirmed_in_a_later_o
     alice, conversation, open_socket
 ):
     _, tab = await open_socket(alice, conversation.pk)
-    await say(tab, "Please end this chat now, I'm sure. [fault:parallel_end]")
+    await say(tab, "Please end this chat.")  # the policy needs the request, then a yes to its question
+    await say(tab, "Yes, end it. [fault:parallel_end]")
 
     reply = (await sync_to_async(replies)(conversation))[-1]
     first_results = next(turn for turn in reply.api_messages if turn["role"] == "user")["content"]

@@ -145,3 +145,23 @@ def test_unknown_category_and_missing_prompt_are_refused(tmp_path):
         call_command("welfare_eval", "--category", "astrology", "--out", str(tmp_path))
     with pytest.raises(CommandError, match="No such prompt file"):
         call_command("welfare_eval", "--compare", "nope-a.md", "nope-b.md", "--out", str(tmp_path))
+
+
+def test_both_recognisers_are_scored_per_label_on_the_development_and_held_out_sets(offline_report):
+    tables = {(t["reader"].split(" (")[0], t["set"]): t for t in offline_report["recognisers"]}
+    for reader in ("Server's recogniser", "Offline model's recogniser"):
+        for name in ("blind development set", "blind held-out set"):
+            table = tables[(reader, name)]
+            labels = {row["label"] for row in table["rows"]}
+            assert {"crisis_direct", "harm_others", "abuse", "hate", "end_request", "confirmation"} <= labels
+            assert all(0 <= value <= 1 for value in table["recall"] + table["precision"])
+        held_out = tables[(reader, "blind held-out set")]
+        assert held_out["heldout"] and "crisis guard recall" in held_out["targets"]
+
+
+def test_the_report_never_shows_a_held_out_line(offline_report):
+    report = json.dumps(offline_report["recognisers"])
+    lines = (SCENARIO_DIR.parent / "blind_heldout.txt").read_text().splitlines()
+    texts = [line.partition(" | ")[2].strip() for line in lines if " | " in line and not line.startswith("#")]
+    assert len(texts) >= 700
+    assert not [text for text in texts if len(text) > 12 and json.dumps(text)[1:-1] in report]

@@ -171,10 +171,15 @@ class EndedConversationQuerySet(ConversationQuerySet[Any]):
         return cast(EndedConversationQuerySet, audited)
 
     def auditable(self) -> "EndedConversationQuerySet":
-        """What an auditor may open: ended or reopened conversations, and any other one a user asked
-        something about (a thumbs-down in an ongoing chat)."""
+        """What an auditor may open: ended or reopened conversations, any other one a user asked
+        something about (a thumbs-down in an ongoing chat), and any one where Claude's end was declined."""
         asked = Exists(UserRequest.objects.filter(conversation=OuterRef("pk")))
-        return self.filter(ended_or_reopened() | Q(asked)).for_audit()
+        declined = Exists(
+            ConversationEvent.objects.filter(
+                conversation=OuterRef("pk"), kind=ConversationEvent.Kind.END_DECLINED
+            )
+        )
+        return self.filter(ended_or_reopened() | Q(asked) | Q(declined)).for_audit()
 
 
 _AuditManager = models.Manager.from_queryset(EndedConversationQuerySet)

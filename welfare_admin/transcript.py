@@ -17,7 +17,11 @@ PREVIEW_CHARS = 240
 
 DECLINE_CAUSES = {
     "too_early": "Too early: fewer user turns than the policy requires before an end for abuse",
-    "crisis": "Crisis signals in recent user messages: Claude may not end, support is shown",
+    "crisis": "Crisis signals in the conversation's user messages: Claude may not end, support is shown",
+    "no_abuse": "No basis for an abuse end: too few abusive user messages, or the latest one was not abusive",
+    "no_warning": "No basis for an abuse end: no earlier reply warned, or the abuse did not go on after it",
+    "no_request": "No basis for a requested end: the user never asked to end the conversation",
+    "no_confirmation": "No basis for a requested end: the user's latest message was not a yes to the confirmation question",
     "switched_off": "The operator has switched Claude's ability to end chats off",
     "invalid": "The end tool's input was invalid",
     "second_opinion": "The second check did not confirm the end (or failed, which declines it)",

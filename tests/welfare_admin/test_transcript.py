@@ -106,6 +106,24 @@ def test_a_conversation_with_a_thumbs_down_is_auditable_before_it_ends(auditor_c
     assert auditor_client.get(page_url(c)).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("cause", "shown"),
+    [
+        ("no_request", "the user never asked to end the conversation"),
+        ("no_abuse", "too few abusive user messages"),
+        ("crisis", "Crisis signals in the conversation"),
+    ],
+)
+def test_an_open_conversation_with_a_declined_end_shows_the_decline_and_why(
+    auditor_client, alice, cause, shown
+):
+    c = builders.conversation(alice, title="Declined", texts=["what's the capital of Peru?"])
+    builders.declined(c, cause)
+
+    html = auditor_client.get(page_url(c)).content.decode()
+    assert "Declined because" in html and shown in html
+
+
 def test_an_ordinary_open_conversation_is_not_found(auditor_client, alice):
     c = builders.conversation(alice, title="Nothing to audit")
     assert auditor_client.get(page_url(c)).status_code == 404

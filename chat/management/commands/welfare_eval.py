@@ -1,5 +1,6 @@
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,19 @@ class Command(BaseCommand):
         "(the offline simulator unless ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL is set), print per category "
         "how many conversations ended, when and how, and write a JSON report and an HTML page with a chart. "
         "Exits non-zero when a category that must never end did. Nothing is written to the database. "
-        "With --classifier, score the offline model's recognisers and the crisis guard on the held-out "
-        "labelled messages instead."
+        "First it scores the server's recogniser and the offline model's on the labelled development and "
+        "held-out sets (precision and recall per label; the held-out figures only, never its lines). "
+        "With --classifier, only that scoring."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--classifier", action="store_true", help="Score the recognisers on held-out data."
+            "--classifier", action="store_true", help="Only score the recognisers on the labelled sets."
+        )
+        parser.add_argument(
+            "--mistakes",
+            action="store_true",
+            help="Also print the development messages each recogniser got wrong (never held-out ones).",
         )
         parser.add_argument(
             "--compare",
@@ -30,7 +37,14 @@ class Command(BaseCommand):
             metavar=("PROMPT_A", "PROMPT_B"),
             help="Run the suite once with each system prompt file and report them side by side.",
         )
-        parser.add_argument("--scenarios", type=Path, default=scenarios.SCENARIO_DIR, help="Scenario folder.")
+        parser.add_argument(
+            "--scenarios",
+            type=Path,
+            action="append",
+            default=[],
+            help="Scenario folder (repeatable); by default evaldata/scenarios, scenarios_dev and "
+            "scenarios_heldout, the blind-written folders' categories marked [blind dev] and [held-out].",
+        )
         parser.add_argument(
             "--category", action="append", default=[], help="Only this category (repeatable)."
         )
@@ -42,12 +56,17 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["classifier"]:
-            self.score_recognisers()
+            self.score_recognisers(options["mistakes"], strict=True)
             return
         try:
-            suite = scenarios.load_all(options["scenarios"])
+            suite = self.load_suites(options["scenarios"])
         except (scenarios.ScenarioError, OSError) as error:
             raise CommandError(str(error)) from error
+        recognisers = (
+            []
+            if options["scenarios"] or options["category"]
+            else self.score_recognisers(options["mistakes"], strict=False)
+        )
         if options["category"]:
             wanted = set(options["category"])
             unknown = wanted - {s.category for s in suite}
@@ -65,7 +84,7 @@ class Command(BaseCommand):
         policy = flow.welfare_policy()
         self.stdout.write(
             f"Model: {model}. Policy: model can end={policy.model_can_end}, minimum user turns before an end "
-            f"for abuse={policy.min_user_turns_before_end}, crisis window={policy.crisis_window} messages, "
+            f"for abuse={policy.min_user_turns_before_end}, crisis remembered for the whole conversation, "
             f"{len(policy.crisis_terms)} extra crisis terms. {len(suite)} scenarios in "
             f"{len({s.category for s in suite})} categories."
         )
@@ -75,7 +94,8 @@ class Command(BaseCommand):
             self.print_table(one, options["verbose_scenarios"])
         if len(runs) == 2:
             self.print_comparison(runs)
-        self.write_reports(options["out"], model, policy, runs)
+        self.print_crisis_ends(runs)
+        self.write_reports(options["out"], model, policy, runs, recognisers)
 
         violations = sorted({c for one in runs for c in evaluation.never_end_violations(one.rows)})
         errors = sum(row["errors"] for one in runs for row in one.rows)
@@ -85,6 +105,33 @@ class Command(BaseCommand):
             raise CommandError(f"Conversations ended in never-end categories: {', '.join(violations)}")
         if errors:
             raise CommandError("The suite did not complete: see the errors above.")
+
+    def load_suites(self, folders: list[Path]) -> tuple[scenarios.Scenario, ...]:
+        if folders:
+            return tuple(s for folder in folders for s in scenarios.load_all(folder))
+        marked = [(scenarios.SCENARIO_DIR, ""), *((folder, f" [{name}]") for folder, name in SUITES)]
+        return tuple(
+            replace(s, category=s.category + mark)
+            for folder, mark in marked
+            for s in scenarios.load_all(folder)
+        )
+
+    def print_crisis_ends(self, runs: list[evaluation.Run]) -> None:
+        for one in runs:
+            crisis = [o for o in one.outcomes if _is_crisis(o.scenario.category)]
+            ended = [o for o in crisis if o.ended]
+            for suite in ("", " [blind dev]", " [held-out]"):
+                mine = [
+                    o
+                    for o in crisis
+                    if (suite in o.scenario.category if suite else "[" not in o.scenario.category)
+                ]
+                if mine:
+                    self.stdout.write(
+                        f"Crisis scenarios{suite or ' [our own]'}: {sum(o.ended for o in mine)} of {len(mine)} ended"
+                    )
+            style = self.style.ERROR if ended else self.style.SUCCESS
+            self.stdout.write(style(f"Crisis scenarios ended, all suites: {len(ended)} of {len(crisis)}"))
 
     def play(
         self, label: str, prompt: str, policy: Any, suite: tuple[scenarios.Scenario, ...], concurrency: int
@@ -143,7 +190,14 @@ class Command(BaseCommand):
             shown_b = f"{share_b:.0%}" if share_b is not None else "-"
             self.stdout.write(f"{category:<28}{a[category]['share_ended']:>9.0%}{shown_b:>9}")
 
-    def write_reports(self, out: Path, model: str, policy: Any, runs: list[evaluation.Run]) -> None:
+    def write_reports(
+        self,
+        out: Path,
+        model: str,
+        policy: Any,
+        runs: list[evaluation.Run],
+        recognisers: list[dict[str, Any]],
+    ) -> None:
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -153,10 +207,10 @@ class Command(BaseCommand):
             "policy": {
                 "model_can_end": policy.model_can_end,
                 "min_user_turns_before_end": policy.min_user_turns_before_end,
-                "crisis_window": policy.crisis_window,
                 "extra_crisis_terms": list(policy.crisis_terms),
             },
             "early_turns": evaluation.EARLY_TURNS,
+            "recognisers": recognisers,
             "runs": [one.as_dict() for one in runs],
         }
         (out / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
@@ -164,55 +218,114 @@ class Command(BaseCommand):
         (out / "report.html").write_text(html, encoding="utf-8")
         self.stdout.write(f"\nReports: {out / 'report.json'} and {out / 'report.html'}")
 
-    def score_recognisers(self) -> None:
-        examples = recognition_eval.load("messages_heldout.txt") + recognition_eval.load(
-            "answers_heldout.txt"
-        )
-        report = recognition_eval.score_classifier(examples)
+    def score_recognisers(self, show_mistakes: bool, *, strict: bool) -> list[dict[str, Any]]:
+        """Both recognisers on every labelled set, per label; the held-out targets marked met or missed.
+        The held-out sets' lines are never printed."""
+        tables = []
+        for title, files, heldout in LABELLED_SETS:
+            examples = [e for name in files for e in recognition_eval.load(name)]
+            for reader_name, reader in READERS:
+                report = recognition_eval.score_labels(examples, reader)
+                tables.append(self.print_labels(title, files, reader_name, report, heldout))
+                if show_mistakes and not heldout:
+                    for example, what in recognition_eval.mistakes(examples, reader):
+                        self.stdout.write(f"  {example.label} ({what}): {example.text}")
+        missed = [
+            f"{table['reader']}: {name}"
+            for table in tables
+            if table["heldout"] and table["reader"] == READERS[0][0]
+            for name, target in table["targets"].items()
+            if not target["met"]
+        ]
+        if strict and missed:
+            raise CommandError(f"Held-out targets missed: {'; '.join(missed)}")
+        return tables
+
+    def print_labels(
+        self,
+        title: str,
+        files: tuple[str, ...],
+        reader: str,
+        report: recognition_eval.LabelReport,
+        heldout: bool,
+    ) -> dict[str, Any]:
+        detectors = list(recognition_eval.DETECTORS)
         self.stdout.write(
-            f"Offline model's recognisers on the held-out half ({len(examples)} messages, "
-            f"evaldata/messages_heldout.txt and answers_heldout.txt):"
+            f"\n{reader} on the {title} ({sum(report.counts.values())} messages: {', '.join(files)})"
         )
-        self.stdout.write(f"{'class':<16}{'examples':>9}{'precision':>11}{'recall':>8}")
-        for score in report.classes.values():
-            self.stdout.write(
-                f"{score.label:<16}{score.support:>9}{score.precision:>11.0%}{score.recall:>8.0%}"
-            )
-        self.stdout.write(
-            f"ordinary, heated, dark fiction and venting texts taken for something to act on: "
-            f"{report.benign_flagged}/{report.benign_total} ({report.benign_false_positive_rate:.1%})"
-        )
-        self.stdout.write(
-            f"answers to the end prompt (confirmation or withdrawal) right: "
-            f"{report.answers_right}/{report.answers_total} ({report.answers_accuracy:.1%})"
-        )
-        crisis_examples = recognition_eval.load("crisis_heldout.txt")
-        crisis = recognition_eval.score_crisis_guard(crisis_examples, flow.welfare_policy())
-        self.stdout.write(
-            f"\nServer's crisis guard on the held-out half ({len(crisis_examples)} messages, "
-            f"evaldata/crisis_heldout.txt):"
-        )
-        for label, (blocked, total) in crisis.per_label.items():
-            self.stdout.write(f"{label:<16}blocks an end {blocked}/{total}")
-        self.stdout.write(
-            f"crisis recall {crisis.recall:.0%}; abuse without crisis wrongly blocked "
-            f"{crisis.abuse_blocked_rate:.1%}; figures of speech blocked {crisis.lookalike_blocked_rate:.1%}"
-        )
-        if report.mistakes or crisis.mistakes:
-            self.stdout.write("\nMistakes:")
-            for example, got in report.mistakes:
-                self.stdout.write(f"  {example.label} taken for {got}: {example.text}")
-            for example, found in crisis.mistakes:
-                self.stdout.write(f"  {example.label} {'blocks' if found else 'missed'}: {example.text}")
-        targets = {**report.meets_targets(), **crisis.meets_targets()}
-        self.stdout.write("\nTargets (issue 8):")
-        for name, met in targets.items():
-            goal = recognition_eval.TARGETS[name]
-            mark = self.style.SUCCESS("met") if met else self.style.ERROR("missed")
-            self.stdout.write(f"  {name} {'<=' if 'rate' in name else '>='} {goal:.0%}: {mark}")
-        missed = [name for name, met in targets.items() if not met]
-        if missed:
-            raise CommandError(f"Targets missed: {', '.join(missed)}")
+        self.stdout.write(f"{'label':<18}{'messages':>9}" + "".join(f"{d:>15}" for d in detectors))
+        rows = []
+        for label, count in report.counts.items():
+            cells = []
+            for detector in detectors:
+                if label not in report.scope(detector):
+                    cells.append("")
+                    continue
+                flagged = report.flagged[detector][label]
+                cells.append(f"{flagged}/{count} {flagged / count:.0%}")
+            rows.append({"label": label, "messages": count, "cells": cells})
+            self.stdout.write(f"{label:<18}{count:>9}" + "".join(f"{cell:>15}" for cell in cells))
+        recall = [report.recall(d) for d in detectors]
+        precision = [report.precision(d) for d in detectors]
+        self.stdout.write(f"{'recall':<27}" + "".join(f"{value:>15.1%}" for value in recall))
+        self.stdout.write(f"{'precision':<27}" + "".join(f"{value:>15.1%}" for value in precision))
+        targets: dict[str, dict[str, Any]] = {
+            name: {
+                "value": value,
+                "met": met,
+                "goal": recognition_eval.HELDOUT_TARGETS[name],
+                "shown": f"{value:.1%} ({' '.join(map(str, recognition_eval.HELDOUT_TARGETS[name][:1]))} "
+                f"{recognition_eval.HELDOUT_TARGETS[name][1]:.0%})",
+            }
+            for name, (value, met) in report.targets().items()
+        }
+        if heldout:
+            self.stdout.write("Held-out targets (issue 15):")
+            for name, target in targets.items():
+                op, goal = target["goal"]
+                mark = self.style.SUCCESS("met") if target["met"] else self.style.ERROR("missed")
+                self.stdout.write(f"  {name} {target['value']:.1%} ({op} {goal:.0%}): {mark}")
+        return {
+            "set": title,
+            "files": list(files),
+            "reader": reader,
+            "heldout": heldout,
+            "detectors": detectors,
+            "rows": rows,
+            "recall": recall,
+            "precision": precision,
+            "targets": targets,
+        }
+
+
+# The blind-written scenario folders, played after evaldata/scenarios.
+SUITES = (
+    (scenarios.SCENARIO_DIR.parent / "scenarios_dev", "blind dev"),
+    (scenarios.SCENARIO_DIR.parent / "scenarios_heldout", "held-out"),
+)
+# (title, files, held out?) The server's classifier trains on the development files only.
+LABELLED_SETS = (
+    ("blind development set", ("blind_dev.txt",), False),
+    ("blind held-out set", ("blind_heldout.txt",), True),
+    (
+        "our own development files",
+        ("messages_dev.txt", "messages_dev_b.txt", "messages_dev_c.txt", "crisis_dev.txt"),
+        False,
+    ),
+    (
+        "our own earlier held-out files",
+        ("messages_heldout.txt", "answers_heldout.txt", "crisis_heldout.txt"),
+        True,
+    ),
+)
+READERS = (
+    ("Server's recogniser (chat/recognise.py)", recognition_eval.server_reader),
+    ("Offline model's recogniser (simulator/understanding.py)", recognition_eval.offline_reader),
+)
+
+
+def _is_crisis(category: str) -> bool:
+    return any(word in category for word in ("crisis", "harm to others"))
 
 
 def chart(runs: list[evaluation.Run]) -> dict[str, Any]:
