@@ -41,7 +41,9 @@ def test_search_finds_my_chat_with_the_words_highlighted(page: Page, app_server)
     results = page.locator('[data-role="search-results"] li')
     expect(results.first.locator("mark").first).to_have_text(re.compile("albatross", re.I))
     results.first.get_by_role("link").click()
-    expect(page).to_have_url(re.compile(re.escape(url) + r"#msg-\d+$"))
+    # The link opens the page of the chat that holds the message (a long chat opens at its latest ones).
+    expect(page).to_have_url(re.compile(re.escape(url) + r"\?before=\d+#msg-\d+$"))
+    expect(page.locator('[data-role="user"]').filter(has_text="albatross")).to_be_visible()
 
 
 def test_another_users_search_does_not_see_my_chat(new_context, app_server):
