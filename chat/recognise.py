@@ -125,6 +125,7 @@ ORDINARY_SCENARIOS = (
     "scenarios/heated_debate.yaml",
     "scenarios/dark_fiction.yaml",
     "scenarios_dev/hard_benign.yaml",
+    "scenarios_dev2/hard_benign.yaml",
 )
 
 
