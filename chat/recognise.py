@@ -38,12 +38,14 @@ CLASSES: dict[str, tuple[str, ...]] = {
     "end_request": ("end_request",),
     "none": ("ordinary", "lookalike", "heated", "dark_fiction", "venting", "withdrawal", "confirmation"),
 }
-# Probability above which the classifier's class counts, chosen by 5-fold cross-validation on the blind
-# development set (trained on the other files and folds): low for crisis, where a miss can let a chat be
-# ended on someone at risk (recall 98.4% there, at the cost of flagging most sad but safe venting); even odds for
-# abuse, where a false alarm counts towards an end.
-ALPHA = 1e-4  # the classifier's regularisation, chosen with the thresholds
-THRESHOLDS = {"crisis": 0.25, "abusive": 0.5, "end_request": 0.4, "confirmation": 0.5}
+# Probability above which the classifier's class counts, chosen by 5-fold cross-validation on both blind
+# development files, blind_dev.txt and blind_dev2.txt (trained on the other files and folds): low for
+# crisis, where a miss can let a chat be ended on someone at risk (recall 98.1% there, at the cost of
+# flagging 54% of sad but safe venting and 32% of lookalikes); for abuse the lowest that keeps benign text
+# flagged under 3% (abuse, harmful and hate 91.1% with 2.6% of benign flagged), since a false alarm counts
+# towards an end; end requests 98.1% and confirmations 98.1%, with no withdrawal or crisis read as a yes.
+ALPHA = 3e-5  # the classifier's regularisation, chosen with the thresholds
+THRESHOLDS = {"crisis": 0.15, "abusive": 0.35, "end_request": 0.25, "confirmation": 0.3}
 
 
 def training_files(data_dir: Path = DATA_DIR) -> list[Path]:
@@ -85,11 +87,16 @@ def normalise(text: str, *, stretched_to: int = 2) -> str:
 
 def _vectoriser() -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_union
 
-    # Character n-grams within words: typos, stretched letters and slang share most of their n-grams with
-    # the spelling the data has. Measured on the development set by 5-fold cross-validation, they did as
-    # well as characters and words together, and better than words alone.
-    return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
+    # Character n-grams within words (typos, stretched letters and slang share most of their n-grams with
+    # the spelling the data has) joined with word 1-3-grams (the phrase around a word: "kill a pod", "want
+    # to die"). By 5-fold cross-validation on both blind development files, the words added cut the venting
+    # flagged at 98% crisis recall from 74% to 54%, and the benign flagged as abuse at 90% recall by half.
+    return make_union(
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
+        TfidfVectorizer(analyzer="word", ngram_range=(1, 3), sublinear_tf=True),
+    )
 
 
 def train(pairs: list[tuple[str, str]], labels: dict[str, tuple[str, ...]]) -> Any:
@@ -125,6 +132,7 @@ ORDINARY_SCENARIOS = (
     "scenarios/heated_debate.yaml",
     "scenarios/dark_fiction.yaml",
     "scenarios_dev/hard_benign.yaml",
+    "scenarios_dev2/hard_benign.yaml",
 )
 
 

@@ -43,7 +43,8 @@ class Command(BaseCommand):
             action="append",
             default=[],
             help="Scenario folder (repeatable); by default evaldata/scenarios, scenarios_dev and "
-            "scenarios_heldout, the blind-written folders' categories marked [blind dev] and [held-out].",
+            "scenarios_dev2 and scenarios_heldout2, the blind-written folders' categories marked [blind dev], "
+            "[blind dev 2] and [held-out].",
         )
         parser.add_argument(
             "--category", action="append", default=[], help="Only this category (repeatable)."
@@ -301,12 +302,13 @@ class Command(BaseCommand):
 # The blind-written scenario folders, played after evaldata/scenarios.
 SUITES = (
     (scenarios.SCENARIO_DIR.parent / "scenarios_dev", "blind dev"),
-    (scenarios.SCENARIO_DIR.parent / "scenarios_heldout", "held-out"),
+    (scenarios.SCENARIO_DIR.parent / "scenarios_dev2", "blind dev 2"),
+    (scenarios.SCENARIO_DIR.parent / "scenarios_heldout2", "held-out"),
 )
 # (title, files, held out?) The server's classifier trains on the development files only.
 LABELLED_SETS = (
-    ("blind development set", ("blind_dev.txt",), False),
-    ("blind held-out set", ("blind_heldout.txt",), True),
+    ("blind development set", ("blind_dev.txt", "blind_dev2.txt"), False),
+    ("blind held-out set", ("blind_heldout2.txt",), True),
     (
         "our own development files",
         ("messages_dev.txt", "messages_dev_b.txt", "messages_dev_c.txt", "crisis_dev.txt"),
