@@ -19,3 +19,29 @@ def test_every_environment_variable_bowout_reads_is_documented():
     assert len(read) > 20, "few environment variables found: has the way they are read changed?"
     assert read - documented == set(), "add these to the Configuration table in README.md"
     assert documented - read == set(), "the README documents variables Bowout no longer reads"
+
+
+# The pages issue 17 asks to show, each at 1280 px and 390 px in the light and the dark theme.
+SHOWN_PAGES = (
+    "empty-chat",
+    "reply-with-code-and-table",
+    "ended-chat",
+    "crisis-panel",
+    "search-results",
+    "login",
+)
+
+
+def test_the_screenshots_cover_every_page_and_the_readme_shows_only_existing_ones():
+    shots = ROOT / "docs" / "screenshots"
+    expected = {
+        f"{name}-{width}-{scheme}.png"
+        for name in SHOWN_PAGES
+        for width in (1280, 390)
+        for scheme in ("light", "dark")
+    }
+    assert expected - {path.name for path in shots.glob("*.png")} == set(), "run `make screenshots`"
+
+    shown = re.findall(r"!\[[^\]]+\]\((docs/screenshots/[^)]+)\)", (ROOT / "README.md").read_text())
+    assert [path for path in shown if not (ROOT / path).is_file()] == []
+    assert any("search-results" in path for path in shown), "the README shows search results"

@@ -1,6 +1,7 @@
 """axe-core (tests/fixtures/axe, vendored from the npm registry) on the pages people use: no serious or
 critical violation on the login and signup pages, an empty chat, a chat with a reply that has code, a
-table and math, a chat with the support panel, and an ended chat, in the light and the dark theme."""
+table and math, a chat with the support panel, an ended chat, search results, the archived chats and the
+settings (custom instructions), in the light and the dark theme."""
 
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import sign_up
-from tests.browser.test_chat_in_browser import expect_complete, reply, send, start_chat
+from tests.browser.test_chat_in_browser import expect_complete, reply, send, start_chat, wait_connected
 from tests.browser.test_design_in_browser import CODE_AND_TABLE
 
 pytestmark = pytest.mark.browser
@@ -46,6 +47,12 @@ def test_the_users_pages_have_no_serious_axe_violations(new_context, app_server,
     expect_complete(reply(page, 1))
     found["chat with code and a table"] = serious_violations(page)
 
+    page.goto(app_server.url + "/search/?q=table")
+    expect(page.locator('[data-role="search-results"] li mark').first).to_be_visible()
+    found["search results"] = serious_violations(page)
+    page.go_back()
+    wait_connected(page)
+
     start_chat(page)
     send(page, "I want to die")
     expect_complete(reply(page, 1))
@@ -59,5 +66,16 @@ def test_the_users_pages_have_no_serious_axe_violations(new_context, app_server,
     expect(page.locator('[data-role="ended-banner"]')).to_be_visible(timeout=20_000)
     page.reload()
     found["ended chat"] = serious_violations(page)
+
+    page.get_by_text("Chat options").click()
+    page.get_by_role("button", name="Archive", exact=True).click()
+    expect(page).to_have_url(app_server.url + "/")
+    page.get_by_role("link", name="Archived chats").click()
+    expect(page.locator('[data-role="archived-chats"] li')).to_have_count(1)
+    found["archived chats"] = serious_violations(page)
+
+    page.get_by_role("link", name="Settings").click()
+    expect(page.get_by_label("Custom instructions")).to_be_visible()
+    found["settings"] = serious_violations(page)
 
     assert {where: issues for where, issues in found.items() if issues} == {}

@@ -143,3 +143,34 @@ def test_code_is_highlighted_and_copied_and_wide_blocks_scroll_in_their_own_box(
     answer.get_by_role("button", name="Copy", exact=True).click()
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.startswith("Here's a side-by-side comparison")
+
+
+# The words of each table cell that a line break cuts in two (a word drawn as more than one box).
+WORDS_SPLIT_IN_CELLS = """(table) => {
+  const split = [];
+  for (const cell of table.querySelectorAll("th, td")) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const match of node.data.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        if (range.getClientRects().length > 1) split.push(match[0]);
+      }
+    }
+  }
+  return split;
+}"""
+
+
+def test_on_a_phone_table_cells_keep_their_words_whole(new_context, app_server):
+    page = new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
+    sign_up(page, app_server.url)
+    start_chat(page)
+    send(page, CODE_AND_TABLE)
+    answer = reply(page, 1)
+    expect_complete(answer)
+
+    table = answer.get_by_role("region", name="Table")
+    assert table.evaluate(WORDS_SPLIT_IN_CELLS) == []  # "PostgreSQL", not "Postgre" / "SQL"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -104,6 +104,22 @@ def test_regenerate_keeps_versions_to_page_between(page: Page, app_server):
     expect(page.locator('[data-role="version-count"]')).to_have_text("2/2")
 
 
+def test_only_the_last_reply_offers_regenerate_after_a_new_message(page: Page, app_server):
+    sign_up(page, app_server.url)
+    chat_with_reply(page, "Give me an idea for a picnic")
+    earlier = reply(page, 1)
+    expect(earlier.get_by_role("button", name="Regenerate")).to_be_visible()
+
+    send(page, "And one for a rainy day?")
+    latest = reply(page, 2)
+    expect_complete(latest)
+
+    # The server refuses to regenerate an earlier reply (400): without a reload it is not offered either.
+    expect(earlier.get_by_role("button", name="Regenerate")).to_have_count(0)
+    expect(page.get_by_role("button", name="Regenerate")).to_have_count(1)
+    expect(latest.get_by_role("button", name="Regenerate")).to_be_visible()
+
+
 def test_an_ended_chat_offers_no_regenerate(page: Page, app_server):
     sign_up(page, app_server.url)
     chat_with_reply(page, "Hello there")
