@@ -73,9 +73,10 @@ test: install chromium nginx
 test-sqlite:
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest
 
+# A pool of 20 in the test process: the race tests run up to 17 threads that each hold a connection.
 test-services:
 	@if $(PY) -c "import psycopg, redis; psycopg.connect('$(PG_URL)'.rsplit('/', 1)[0] + '/postgres').close(); redis.Redis.from_url('$(REDIS_TEST_URL)').ping()" 2>/dev/null; then \
-		DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(PY) -m pytest -m "not browser" -p no:cacheprovider; \
+		DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) BOWOUT_DB_POOL_SIZE=20 $(PY) -m pytest -m "not browser" -p no:cacheprovider; \
 	elif [ -n "$$CI" ]; then \
 		echo "PostgreSQL at $(PG_URL) or Redis at $(REDIS_TEST_URL) is not reachable, and CI needs both." >&2; exit 1; \
 	else \
