@@ -1,3 +1,4 @@
+from collections.abc import Awaitable, Callable
 from uuid import UUID, uuid4
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -154,9 +155,16 @@ async def post_message(request: HtmxHttpRequest, conversation_id: UUID) -> HttpR
 @login_required
 @require_POST
 async def retry(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
+    return await _answer_again(request, conversation_id, generation.retry_reply)
+
+
+async def _answer_again(
+    request: HtmxHttpRequest, conversation_id: UUID, start: Callable[..., Awaitable[Message]]
+) -> HttpResponse:
+    """Retry and Regenerate: a new reply to the last message, on the page once it is written."""
     user = await request.auser()
     try:
-        reply = await generation.retry_reply(user, conversation_id, request.POST.get("message_id"))
+        reply = await start(user, conversation_id, request.POST.get("message_id"))
     except flow.ChatError as error:
         return await sync_to_async(_refuse)(request, conversation_id, error)
     await generation.wait_for_generation(reply.pk)
@@ -306,13 +314,7 @@ def appeal(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
 @require_POST
 async def regenerate(request: HtmxHttpRequest, conversation_id: UUID) -> HttpResponse:
     """Another version of the last reply (the earlier ones are kept); the same path as Retry."""
-    user = await request.auser()
-    try:
-        reply = await generation.regenerate_reply(user, conversation_id, request.POST.get("message_id"))
-    except flow.ChatError as error:
-        return await sync_to_async(_refuse)(request, conversation_id, error)
-    await generation.wait_for_generation(reply.pk)
-    return redirect(reverse("chat:conversation", args=[conversation_id]) + f"#msg-{reply.pk}")
+    return await _answer_again(request, conversation_id, generation.regenerate_reply)
 
 
 @login_required
